@@ -1,0 +1,199 @@
+/**
+ * CDS Hooks 2.0 types of our own (no maintained npm package exists). Request shapes are zod schemas, so
+ * the validation at the edge and the TypeScript types can never disagree. Unknown fields and `extension`
+ * are tolerated (`.loose()`), as the spec requires.
+ */
+import { z } from 'zod';
+import type { Bundle, Coding, FhirResource, Resource } from 'fhir/r4.js';
+
+const nonEmpty = z.string().min(1);
+const uuidLike = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a UUID');
+
+/** A FHIR resource as it arrives in JSON: only `resourceType` is checked at the edge. */
+export const resourceSchema = z.object({ resourceType: nonEmpty, id: z.string().optional() }).loose();
+
+export const fhirAuthorizationSchema = z
+  .object({
+    access_token: nonEmpty,
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().nonnegative(),
+    scope: nonEmpty,
+    subject: nonEmpty,
+    patient: z.string().optional(),
+  })
+  .loose();
+
+export const bundleSchema = z
+  .object({
+    resourceType: z.literal('Bundle'),
+    entry: z.array(z.object({ resource: resourceSchema.optional() }).loose()).optional(),
+  })
+  .loose();
+
+const userIdSchema = z
+  .string()
+  .regex(
+    /^(Practitioner|PractitionerRole)\/[A-Za-z0-9\-.]{1,64}$/,
+    'must be Practitioner/<id> or PractitionerRole/<id>',
+  );
+const patientIdSchema = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, 'must be a FHIR id');
+
+export const orderSignContextSchema = z
+  .object({
+    userId: userIdSchema,
+    patientId: patientIdSchema,
+    encounterId: z.string().optional(),
+    draftOrders: bundleSchema,
+  })
+  .loose();
+
+export const orderSelectContextSchema = orderSignContextSchema.extend({
+  selections: z
+    .array(z.string().regex(/^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'must be ResourceType/id'))
+    .min(1),
+});
+
+const baseRequestShape = {
+  hookInstance: uuidLike,
+  fhirServer: z.url({ protocol: /^https?$/ }).optional(),
+  fhirAuthorization: fhirAuthorizationSchema.optional(),
+  prefetch: z.record(z.string(), z.union([resourceSchema, z.null()])).optional(),
+};
+
+function requireFhirServerWithAuthorization(
+  req: { fhirServer?: string | undefined; fhirAuthorization?: unknown },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (req.fhirAuthorization !== undefined && req.fhirServer === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fhirServer'],
+      message: 'fhirServer is required when fhirAuthorization is present',
+    });
+  }
+}
+
+export const orderSignRequestSchema = z
+  .object({ hook: z.literal('order-sign'), context: orderSignContextSchema, ...baseRequestShape })
+  .loose()
+  .superRefine(requireFhirServerWithAuthorization);
+
+export const orderSelectRequestSchema = z
+  .object({ hook: z.literal('order-select'), context: orderSelectContextSchema, ...baseRequestShape })
+  .loose()
+  .superRefine(requireFhirServerWithAuthorization);
+
+export type FhirAuthorization = z.infer<typeof fhirAuthorizationSchema>;
+export type OrderSignContext = Omit<z.infer<typeof orderSignContextSchema>, 'draftOrders'> & {
+  draftOrders: Bundle;
+};
+export type OrderSelectContext = OrderSignContext & { selections: string[] };
+export type HookName = 'order-sign' | 'order-select';
+
+/** A validated hook request; `context.draftOrders` is typed as a FHIR Bundle after edge validation. */
+export interface HookRequest {
+  hook: HookName;
+  hookInstance: string;
+  fhirServer?: string;
+  fhirAuthorization?: FhirAuthorization;
+  context: OrderSignContext | OrderSelectContext;
+  prefetch?: Record<string, Resource | null>;
+}
+
+/** Prefetch after hydration: every key the service declared, each a resource (usually a Bundle) or null. */
+export type HydratedPrefetch = Record<string, FhirResource | null>;
+
+// ---- Feedback --------------------------------------------------------------------------------------
+
+const codingSchema = z
+  .object({ system: z.string().optional(), code: nonEmpty, display: z.string().optional() })
+  .loose();
+
+export const feedbackEntrySchema = z
+  .object({
+    card: nonEmpty,
+    outcome: z.enum(['accepted', 'overridden']),
+    acceptedSuggestions: z.array(z.object({ id: nonEmpty }).loose()).optional(),
+    overrideReason: z
+      .object({ reason: codingSchema.optional(), userComment: z.string().optional() })
+      .loose()
+      .optional(),
+    outcomeTimestamp: z.iso.datetime({ offset: true }),
+  })
+  .loose()
+  .superRefine((entry, ctx) => {
+    if (entry.outcome === 'accepted' && (entry.acceptedSuggestions?.length ?? 0) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['acceptedSuggestions'],
+        message: 'required when outcome is accepted',
+      });
+    }
+  });
+
+export const feedbackRequestSchema = z.object({ feedback: z.array(feedbackEntrySchema).min(1) }).loose();
+export type FeedbackEntry = z.infer<typeof feedbackEntrySchema>;
+
+// ---- Responses -------------------------------------------------------------------------------------
+
+export type Indicator = 'info' | 'warning' | 'critical';
+
+export interface CdsAction {
+  type: 'create' | 'update' | 'delete';
+  description: string;
+  resource?: FhirResource;
+  resourceId?: string;
+}
+
+export interface CdsSuggestion {
+  label: string;
+  uuid?: string;
+  isRecommended?: boolean;
+  actions?: CdsAction[];
+}
+
+export interface CdsLink {
+  label: string;
+  url: string;
+  type: 'absolute' | 'smart';
+  appContext?: string;
+}
+
+export interface CdsSource {
+  label: string;
+  url?: string;
+  icon?: string;
+  topic?: Coding;
+}
+
+export interface CdsCard {
+  uuid?: string;
+  summary: string;
+  detail?: string;
+  indicator: Indicator;
+  source: CdsSource;
+  suggestions?: CdsSuggestion[];
+  selectionBehavior?: 'at-most-one' | 'any';
+  overrideReasons?: Coding[];
+  links?: CdsLink[];
+}
+
+export interface CdsHookResponse {
+  cards: CdsCard[];
+  systemActions?: CdsAction[];
+}
+
+export interface PrefetchTemplateMap {
+  [key: string]: string;
+}
+
+export interface CdsServiceDefinition {
+  hook: HookName;
+  id: string;
+  title?: string;
+  description: string;
+  prefetch?: PrefetchTemplateMap;
+  usageRequirements?: string;
+}
