@@ -1,0 +1,79 @@
+/**
+ * The schema, as ordered migrations shared by PostgreSQL and PGlite. Append only: never edit a migration
+ * that has shipped.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'jti replay cache, feedback, audit, card deduplication',
+    statements: [
+      `CREATE TABLE jti_replay (
+         iss text NOT NULL,
+         jti text NOT NULL,
+         expires_at timestamptz NOT NULL,
+         PRIMARY KEY (iss, jti)
+       )`,
+      'CREATE INDEX jti_replay_expires ON jti_replay (expires_at)',
+      `CREATE TABLE feedback (
+         id bigserial PRIMARY KEY,
+         dedupe_key text NOT NULL UNIQUE,
+         service_id text NOT NULL,
+         card_uuid text NOT NULL,
+         outcome text NOT NULL,
+         accepted_suggestions jsonb,
+         override_reason jsonb,
+         outcome_timestamp timestamptz NOT NULL,
+         client_iss text NOT NULL,
+         received_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      'CREATE INDEX feedback_card ON feedback (card_uuid)',
+      `CREATE TABLE audit (
+         id bigserial PRIMARY KEY,
+         at timestamptz NOT NULL,
+         service_id text NOT NULL,
+         hook_instance text NOT NULL,
+         client_iss text NOT NULL,
+         patient_id text,
+         outcome text NOT NULL,
+         card_ids jsonb NOT NULL,
+         duration_ms integer NOT NULL
+       )`,
+      'CREATE INDEX audit_at ON audit (at)',
+      `CREATE TABLE shown_cards (
+         hook_instance text NOT NULL,
+         card_uuid text NOT NULL,
+         hook text NOT NULL,
+         expires_at timestamptz NOT NULL,
+         PRIMARY KEY (hook_instance, card_uuid)
+       )`,
+      'CREATE INDEX shown_cards_expires ON shown_cards (expires_at)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'durable outbox for FHIR and DICOM write-back',
+    statements: [
+      `CREATE TABLE outbox (
+         id bigserial PRIMARY KEY,
+         kind text NOT NULL,
+         dedupe_key text NOT NULL UNIQUE,
+         payload jsonb NOT NULL,
+         status text NOT NULL DEFAULT 'pending',
+         attempts integer NOT NULL DEFAULT 0,
+         next_attempt_at timestamptz NOT NULL DEFAULT now(),
+         locked_until timestamptz,
+         last_error text,
+         result jsonb,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      'CREATE INDEX outbox_due ON outbox (status, next_attempt_at)',
+    ],
+  },
+];
