@@ -86,10 +86,16 @@ export const orderSelectRequestSchema = z
   .superRefine(requireFhirServerWithAuthorization);
 
 export type FhirAuthorization = z.infer<typeof fhirAuthorizationSchema>;
-export type OrderSignContext = Omit<z.infer<typeof orderSignContextSchema>, 'draftOrders'> & {
+/** order-sign context after validation (unknown extra fields are kept but not typed). */
+export interface OrderSignContext {
+  userId: string;
+  patientId: string;
+  encounterId?: string;
   draftOrders: Bundle;
-};
-export type OrderSelectContext = OrderSignContext & { selections: string[] };
+}
+export interface OrderSelectContext extends OrderSignContext {
+  selections: string[];
+}
 export type HookName = 'order-sign' | 'order-select';
 
 /** A validated hook request; `context.draftOrders` is typed as a FHIR Bundle after edge validation. */

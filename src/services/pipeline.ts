@@ -7,6 +7,7 @@ import type {
   CdsCard,
   CdsServiceDefinition,
   HookName,
+  HookRequest,
   HydratedPrefetch,
   OrderSelectContext,
   OrderSignContext,
@@ -30,5 +31,10 @@ export interface CdsServiceModule {
   definition: CdsServiceDefinition & { prefetch: Record<string, string> };
   /** Prefetch keys without which the service cannot give safe advice (412 when unobtainable). */
   requiredPrefetch: readonly string[];
+  /**
+   * Cheap pre-check on the request alone (no FHIR reads): false answers `{"cards":[]}` at once, e.g. when no
+   * draft order is a spine-surgery order.
+   */
+  isRelevant?: (request: HookRequest) => boolean;
   evaluate: Evaluator;
 }

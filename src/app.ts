@@ -1,0 +1,98 @@
+/**
+ * createApp(deps): middleware order, routers and the error handler. Never listens, so tests drive the
+ * app in-process on a free port and src/index.ts owns the process.
+ */
+import express, { type Express, type Router } from 'express';
+import { createCdsRouter } from './cds/router.js';
+import type { HydrationOptions } from './cds/prefetch.js';
+import type { Config } from './config/config.js';
+import { AppError } from './http/errors.js';
+import type { Logger } from './http/logger.js';
+import { createMetrics, metricsMiddleware, type Metrics } from './http/metrics.js';
+import { cors, errorHandler, requestContext, routeLabel } from './http/middleware.js';
+import type { CdsServiceModule } from './services/pipeline.js';
+import type { Store } from './store/store.js';
+
+/** Verifies a request's bearer JWT for the path called; throws AppError('unauthorized') on any failure. */
+export interface Authenticator {
+  authenticate(authorization: string | undefined, path: string): Promise<{ iss: string }>;
+}
+
+export interface AppDeps {
+  config: Pick<Config, 'maxRequestBytes' | 'fhirTimeoutMs'>;
+  logger: Logger;
+  store: Store;
+  services: CdsServiceModule[];
+  authenticator: Authenticator;
+  metrics?: Metrics;
+  now?: () => Date;
+  /** Extra readiness checks (e.g. knowledge base loaded); each throws or returns false when not ready. */
+  readinessChecks?: Record<string, () => boolean | Promise<boolean>>;
+  /** Extra routers, e.g. the demo FHIR server at /demo-fhir or the imaging API. */
+  mounts?: { path: string; router: Router; label: string }[];
+  clientFactory?: HydrationOptions['clientFactory'];
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  const metrics = deps.metrics ?? createMetrics();
+  const now = deps.now ?? (() => new Date());
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(requestContext(deps.logger));
+  app.use(metricsMiddleware(metrics));
+  app.use(cors);
+
+  app.get('/healthz', routeLabel('/healthz'), (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', routeLabel('/readyz'), async (_req, res) => {
+    const checks: Record<string, boolean> = {};
+    checks.store = await deps.store.ping().then(
+      () => true,
+      () => false,
+    );
+    for (const [name, check] of Object.entries(deps.readinessChecks ?? {})) {
+      checks[name] = await Promise.resolve()
+        .then(check)
+        .catch(() => false);
+    }
+    const ready = Object.values(checks).every(Boolean);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+  app.get('/metrics', routeLabel('/metrics'), async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  // Every /cds-services* call needs a trusted client's JWT: discovery too.
+  app.use('/cds-services', async (req, res, next) => {
+    res.locals.routeLabel ??= '/cds-services*';
+    const path = req.originalUrl.split('?')[0] ?? req.originalUrl;
+    res.locals.client = await deps.authenticator.authenticate(req.header('authorization'), path);
+    next();
+  });
+  app.use(
+    createCdsRouter({
+      services: deps.services,
+      store: deps.store,
+      logger: deps.logger,
+      metrics,
+      maxRequestBytes: deps.config.maxRequestBytes,
+      fhirTimeoutMs: deps.config.fhirTimeoutMs,
+      now,
+      clientFactory: deps.clientFactory,
+    }),
+  );
+  for (const mount of deps.mounts ?? []) {
+    app.use(mount.path, routeLabel(mount.label), mount.router);
+  }
+
+  app.use((_req, res, next) => {
+    res.locals.routeLabel ??= 'unmatched';
+    next(new AppError('not-found', 'No such endpoint'));
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

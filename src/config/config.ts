@@ -1,0 +1,118 @@
+/**
+ * Typed configuration from the environment, validated once at start. Bad configuration is a clear
+ * message and exit code 1 (see src/index.ts), never a half-started service.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const intInRange = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${name} must be between ${min} and ${max}`);
+
+const httpUrl = (name: string) =>
+  z
+    .string()
+    .refine(
+      (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
+      `${name} must be an http(s) URL`,
+    );
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: intInRange('PORT', 0, 65535).optional(),
+  HOST: z.string().min(1).optional(),
+  PUBLIC_BASE_URL: httpUrl('PUBLIC_BASE_URL').optional(),
+  CDS_CLIENTS_FILE: z.string().min(1).optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'DATABASE_URL must be a postgres:// URL')
+    .optional(),
+  DATA_DIR: z.string().min(1).optional(),
+  FHIR_TIMEOUT_MS: intInRange('FHIR_TIMEOUT_MS', 50, 60_000).optional(),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  MAX_REQUEST_BYTES: intInRange('MAX_REQUEST_BYTES', 1024, 100 * 1024 * 1024).optional(),
+  KNOWLEDGE_OVERRIDES_FILE: z.string().min(1).optional(),
+  DEMO_MODE: z.enum(['auto', 'on', 'off'], { message: 'DEMO_MODE must be auto, on or off' }).optional(),
+  FHIR_WRITE_BASE_URL: httpUrl('FHIR_WRITE_BASE_URL').optional(),
+  FHIR_WRITE_TOKEN: z.string().min(1).optional(),
+  FHIR_WRITE_PATIENT_IDENTIFIER_SYSTEM: z.string().min(1).optional(),
+  DICOMWEB_BASE_URL: httpUrl('DICOMWEB_BASE_URL').optional(),
+});
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  /** Externally visible base URL without trailing slash; JWT `aud` = this + the path called. */
+  publicBaseUrl: string;
+  cdsClientsFile?: string;
+  databaseUrl?: string;
+  dataDir: string;
+  fhirTimeoutMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Largest accepted JSON request body (bytes); above it: 413. */
+  maxRequestBytes: number;
+  knowledgeOverridesFile?: string;
+  /** Demo mode: embedded FHIR server at /demo-fhir and a generated demo CDS client. */
+  demo: boolean;
+  fhirWrite?: { baseUrl: string; token?: string; patientIdentifierSystem: string };
+  dicomwebBaseUrl?: string;
+}
+
+/** Parses and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const port = e.PORT ?? 3000;
+  const demoSetting = e.DEMO_MODE ?? 'auto';
+  if (production && !e.CDS_CLIENTS_FILE) {
+    throw new ConfigError('Invalid configuration:\n  CDS_CLIENTS_FILE is required when NODE_ENV=production');
+  }
+  if (production && demoSetting === 'on') {
+    throw new ConfigError('Invalid configuration:\n  DEMO_MODE=on is not allowed when NODE_ENV=production');
+  }
+  const demo = demoSetting === 'on' || (demoSetting === 'auto' && !production && !e.CDS_CLIENTS_FILE);
+  if (e.FHIR_WRITE_TOKEN && !e.FHIR_WRITE_BASE_URL) {
+    throw new ConfigError('Invalid configuration:\n  FHIR_WRITE_TOKEN is set but FHIR_WRITE_BASE_URL is not');
+  }
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  return {
+    production,
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    publicBaseUrl,
+    cdsClientsFile: e.CDS_CLIENTS_FILE,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR ?? './data'),
+    fhirTimeoutMs: e.FHIR_TIMEOUT_MS ?? 2000,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    maxRequestBytes: e.MAX_REQUEST_BYTES ?? 5 * 1024 * 1024,
+    knowledgeOverridesFile: e.KNOWLEDGE_OVERRIDES_FILE,
+    demo,
+    fhirWrite: e.FHIR_WRITE_BASE_URL
+      ? {
+          baseUrl: e.FHIR_WRITE_BASE_URL.replace(/\/+$/, ''),
+          token: e.FHIR_WRITE_TOKEN,
+          patientIdentifierSystem: e.FHIR_WRITE_PATIENT_IDENTIFIER_SYSTEM ?? 'urn:dicom:patient-id',
+        }
+      : undefined,
+    dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
+  };
+}

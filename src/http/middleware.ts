@@ -1,0 +1,116 @@
+/**
+ * Cross-cutting HTTP middleware: request ids and per-request logging, CORS, content-type and body-size
+ * checks, and the one error handler that turns every failure into an OperationOutcome.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { AppError, operationOutcome, type ErrorCode } from './errors.js';
+import { runWithLogger, type Logger } from './logger.js';
+
+const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,64}$/;
+
+/** Assigns a request id (a sane incoming X-Request-Id is kept), a child logger, and one access-log line. */
+export function requestContext(root: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const log = root.child({ requestId });
+    res.locals.log = log;
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      // Only method, route template and status: paths can hold patient ids, bodies hold PHI.
+      log.info(
+        {
+          method: req.method,
+          route: (res.locals.routeLabel as string | undefined) ?? 'unmatched',
+          status: res.statusCode,
+          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+        },
+        'request',
+      );
+    });
+    runWithLogger(log, next);
+  };
+}
+
+/** Labels the request with its route template for logs and metrics. */
+export function routeLabel(label: string): RequestHandler {
+  return (_req, res, next) => {
+    res.locals.routeLabel = label;
+    next();
+  };
+}
+
+/**
+ * CORS for browser-based CDS clients: any origin (authentication is by bearer JWT, never cookies),
+ * preflight answered with the headers the spec needs.
+ */
+export const cors: RequestHandler = (req, res, next) => {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Request-Id');
+  res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id');
+  res.setHeader('Access-Control-Max-Age', '600');
+  if (req.method === 'OPTIONS') {
+    res.locals.routeLabel ??= 'preflight';
+    res.status(204).end();
+    return;
+  }
+  next();
+};
+
+/** Refuses a body that is not JSON (415) before it is parsed. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  const type = req.header('content-type');
+  if (!type || !/^application\/(fhir\+)?json\b/i.test(type)) {
+    next(new AppError('unsupported-media-type', 'Content-Type must be application/json'));
+    return;
+  }
+  next();
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+const BODY_ERRORS: Record<string, [ErrorCode, string]> = {
+  'entity.too.large': ['payload-too-large', 'Request body is larger than the documented limit'],
+  'entity.parse.failed': ['invalid-json', 'Request body is not valid JSON'],
+  'encoding.unsupported': ['unsupported-media-type', 'Unsupported content encoding'],
+  'charset.unsupported': ['unsupported-media-type', 'Unsupported charset'],
+  'request.aborted': ['invalid-request', 'Request was aborted'],
+  'request.size.invalid': ['invalid-request', 'Request size did not match Content-Length'],
+};
+
+/** Maps any error to a status and an OperationOutcome. Nothing leaks a stack trace, a token or PHI. */
+export function errorHandler(root: Logger): ErrorRequestHandler {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const log = (res.locals.log as Logger | undefined) ?? root;
+    let appError: AppError;
+    if (err instanceof AppError) {
+      appError = err;
+    } else if (
+      typeof (err as BodyParserError)?.type === 'string' &&
+      BODY_ERRORS[(err as BodyParserError).type!]
+    ) {
+      const [code, message] = BODY_ERRORS[(err as BodyParserError).type!]!;
+      appError = new AppError(code, message);
+    } else {
+      // Log the error's name and message only: messages from our code carry no PHI by convention.
+      log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'unhandled error');
+      appError = new AppError('internal', 'Internal error; the request id identifies it in the service log');
+    }
+    if (appError.status >= 500) log.warn({ code: appError.code }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (appError.code === 'unauthorized') res.setHeader('WWW-Authenticate', 'Bearer');
+    res
+      .status(appError.status)
+      .type('application/fhir+json')
+      .send(JSON.stringify(operationOutcome(appError.code, appError.message, appError.details)));
+  };
+}
