@@ -3,30 +3,22 @@
  */
 import type { CdsServiceModule, Evaluator } from './pipeline.js';
 
-const BQ = 'https://spine-bone-health-cds.org/fhir/CodeSystem/bone-quality';
-const LOINC = 'http://loinc.org';
-
-/**
- * Prefetch templates: only spec-valid tokens ({{context.patientId}}) and the recommended query subset
- * (token `=`, `_sort`, `_count`). PLACEHOLDER until the knowledge base generates the code lists.
- */
-export const PREFETCH_TEMPLATES: Record<string, string> = {
-  patient: 'Patient/{{context.patientId}}',
-  boneQuality: `Observation?patient={{context.patientId}}&code=${['vbq-l1-l4', 'ebq', 'vbq-s1', 'c-vbq'].map((c) => `${BQ}|${c}`).join(',')}&_sort=-date&_count=50`,
-  ctHu: `Observation?patient={{context.patientId}}&code=${BQ}|ct-hu-l1&_sort=-date&_count=20`,
-  dxa: `Observation?patient={{context.patientId}}&code=${['38267-1', '38264-8', '38263-0', '38265-5', '80946-7', '80945-9', '80948-3', '80947-5', '104938-6'].map((c) => `${LOINC}|${c}`).join(',')}&_sort=-date&_count=50`,
-  conditions: 'Condition?patient={{context.patientId}}&_count=200',
-  medicationRequests: 'MedicationRequest?patient={{context.patientId}}&_count=200',
-  medicationStatements: 'MedicationStatement?patient={{context.patientId}}&_count=200',
-  serviceRequests: 'ServiceRequest?patient={{context.patientId}}&_sort=-authored&_count=100',
-  imagingStudies:
-    'ImagingStudy?patient={{context.patientId}}&modality=http://dicom.nema.org/resources/ontology/DCM|MR&_sort=-started&_count=50',
-};
-
-/** PLACEHOLDER evaluator until the clinical logic lands: no advice. */
+/** The foundation's evaluator until the clinical logic is wired in: no advice. */
 const noAdvice: Evaluator = () => [];
 
-export function buildServices(evaluate: Evaluator = noAdvice): CdsServiceModule[] {
+export interface ServiceOptions {
+  evaluate?: Evaluator;
+  /** Prefetch templates (generated from the knowledge base's code lists, see prefetchTemplates()). */
+  prefetch: Record<string, string>;
+  isRelevant?: CdsServiceModule['isRelevant'];
+}
+
+export function buildServices(options: ServiceOptions): CdsServiceModule[] {
+  const evaluate = options.evaluate ?? noAdvice;
+  const { prefetch } = options;
+  // Every key is needed for safe advice: without conditions we cannot see a confounder, without
+  // medications we cannot see treatment. A key that cannot be had is a 412, never silent advice.
+  const requiredPrefetch = Object.keys(prefetch);
   return [
     {
       definition: {
@@ -35,9 +27,10 @@ export function buildServices(evaluate: Evaluator = noAdvice): CdsServiceModule[
         title: 'Bone health before spine surgery',
         description:
           'When a spine fusion, deformity correction, instrumentation or vertebral augmentation order is signed, reviews MRI vertebral bone quality (VBQ/EBQ/S1 VBQ/C-VBQ), DXA T-scores, CT Hounsfield units, risk factors and current treatment, and advises a bone-health workup when the evidence calls for one.',
-        prefetch: PREFETCH_TEMPLATES,
+        prefetch,
       },
-      requiredPrefetch: ['patient'],
+      requiredPrefetch,
+      isRelevant: options.isRelevant,
       evaluate,
     },
     {
@@ -47,9 +40,10 @@ export function buildServices(evaluate: Evaluator = noAdvice): CdsServiceModule[
         title: 'Bone health before spine surgery (order selection)',
         description:
           'The same bone-health review as spine-surgery-bone-health, run when a spine surgery order is selected, evaluating only the selected orders.',
-        prefetch: PREFETCH_TEMPLATES,
+        prefetch,
       },
-      requiredPrefetch: ['patient'],
+      requiredPrefetch,
+      isRelevant: options.isRelevant,
       evaluate,
     },
   ];

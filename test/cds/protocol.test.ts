@@ -7,6 +7,7 @@ import type { OperationOutcome } from 'fhir/r4.js';
 import { buildServices } from '../../src/services/definitions.js';
 import type { CdsServiceModule } from '../../src/services/pipeline.js';
 import type { CdsCard } from '../../src/cds/types.js';
+import { shippedPrefetchTemplates } from '../helpers/knowledge.js';
 import { orderSelectRequest, orderSignRequest } from '../helpers/requests.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { storeBackends } from '../helpers/store.js';
@@ -27,7 +28,7 @@ const fixedCard: CdsCard = {
 
 /** Services whose evaluator returns one fixed card, and one that throws (for the error-path checks). */
 function testServices(): CdsServiceModule[] {
-  const [sign, select] = buildServices(() => [fixedCard]);
+  const [sign, select] = buildServices({ evaluate: () => [fixedCard], prefetch: shippedPrefetchTemplates() });
   const broken: CdsServiceModule = {
     ...sign!,
     definition: { ...sign!.definition, id: 'broken' },
@@ -238,7 +239,7 @@ for (const backend of storeBackends()) {
 
     describe('Response', () => {
       it('no advice is {"cards":[]} (the placeholder evaluator of the foundation)', async () => {
-        const [sign] = buildServices();
+        const [sign] = buildServices({ prefetch: shippedPrefetchTemplates() });
         const res = sign!.evaluate({
           hook: 'order-sign',
           hookInstance: 'x',

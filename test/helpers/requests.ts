@@ -4,18 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle } from 'fhir/r4.js';
+import { shippedPrefetchTemplates } from './knowledge.js';
 
-export const PREFETCH_KEYS = [
-  'patient',
-  'boneQuality',
-  'ctHu',
-  'dxa',
-  'conditions',
-  'medicationRequests',
-  'medicationStatements',
-  'serviceRequests',
-  'imagingStudies',
-] as const;
+/** Every prefetch key the services declare. */
+export const PREFETCH_KEYS: readonly string[] = Object.keys(shippedPrefetchTemplates());
 
 export function emptySearchset(): Bundle {
   return { resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] };

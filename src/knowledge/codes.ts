@@ -1,0 +1,77 @@
+/**
+ * Code-list membership: the one place that decides whether a FHIR Coding belongs to a knowledge-base
+ * list (exact or prefix match, as the list entry says).
+ */
+import type { CodeableConcept, Coding } from 'fhir/r4.js';
+import type { KnowledgeBase } from './load.js';
+import type { CodeEntry, CodeListId } from './schema.js';
+
+/** Our own CodeSystem for bone-quality measurements and their components. */
+export const BONE_QUALITY_SYSTEM = 'https://spine-bone-health-cds.org/fhir/CodeSystem/bone-quality';
+export const CANONICAL_BASE = 'https://spine-bone-health-cds.org/fhir';
+export const CARD_TOPIC_SYSTEM = `${CANONICAL_BASE}/CodeSystem/card-topic`;
+export const OVERRIDE_REASON_SYSTEM = `${CANONICAL_BASE}/CodeSystem/override-reason`;
+export const SYSTEMS = {
+  cpt: 'http://www.ama-assn.org/go/cpt',
+  snomed: 'http://snomed.info/sct',
+  icd10cm: 'http://hl7.org/fhir/sid/icd-10-cm',
+  loinc: 'http://loinc.org',
+  rxnorm: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+  ucum: 'http://unitsofmeasure.org',
+  dicom: 'http://dicom.nema.org/resources/ontology/DCM',
+} as const;
+
+function normalise(code: string): string {
+  return code.trim().toUpperCase();
+}
+
+/** The list entry a Coding matches, if any. Entries with `matchByCode: false` only match by name. */
+export function findCodeEntry(
+  kb: KnowledgeBase,
+  listId: CodeListId,
+  coding: Coding | undefined,
+): CodeEntry | undefined {
+  if (coding?.system === undefined || coding.code === undefined) return undefined;
+  const code = normalise(coding.code);
+  return kb.codeLists[listId].codes.find((entry) => {
+    if (entry.matchByCode === false || entry.system !== coding.system) return false;
+    const listed = normalise(entry.code);
+    return entry.match === 'prefix' ? code.startsWith(listed) : code === listed;
+  });
+}
+
+/** The first list entry any coding of the concept matches. */
+export function findConceptEntry(
+  kb: KnowledgeBase,
+  listId: CodeListId,
+  concept: CodeableConcept | undefined,
+): CodeEntry | undefined {
+  for (const coding of concept?.coding ?? []) {
+    const entry = findCodeEntry(kb, listId, coding);
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
+}
+
+/** The list entry whose `ingredient` name occurs in the concept's text or displays (medications). */
+export function findIngredientEntry(
+  kb: KnowledgeBase,
+  listId: CodeListId,
+  concept: CodeableConcept | undefined,
+): CodeEntry | undefined {
+  const texts = [concept?.text, ...(concept?.coding ?? []).map((c) => c.display)]
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => t.toLowerCase());
+  if (texts.length === 0) return undefined;
+  return kb.codeLists[listId].codes.find(
+    (entry) =>
+      entry.ingredient !== undefined && texts.some((t) => t.includes(entry.ingredient!.toLowerCase())),
+  );
+}
+
+/** The entry of a list marked `role: order` for a system: the code a suggested order uses. */
+export function orderCode(kb: KnowledgeBase, listId: CodeListId): CodeEntry {
+  const entry = kb.codeLists[listId].codes.find((c) => c.role === 'order');
+  if (entry === undefined) throw new Error(`code list ${listId} has no entry with role order`);
+  return entry;
+}

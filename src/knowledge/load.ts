@@ -1,0 +1,272 @@
+/**
+ * Loads and validates the knowledge base (cutoffs, decision points, code lists, references) from
+ * `cds-services/`, then applies a hospital's overrides file. Any problem stops the service with a
+ * message naming the file and the entry, because advice from a half-valid knowledge base is unsafe.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import {
+  CARD_TOPICS,
+  codeListsFileSchema,
+  cutoffsFileSchema,
+  decisionPointsFileSchema,
+  overridesFileSchema,
+  PARAMETER_NAMES,
+  referencesFileSchema,
+  type CaveatName,
+  type CodeEntry,
+  type CodeListId,
+  type CodeListsFile,
+  type Cutoff,
+  type DecisionPointsFile,
+  type ParameterName,
+  type Reference,
+} from './schema.js';
+
+export const KNOWLEDGE_FILES = {
+  codeLists: 'code-lists.json',
+  cutoffs: 'cutoffs.json',
+  decisionPoints: 'decision-points.json',
+  references: 'references.json',
+} as const;
+
+/** A knowledge-base file is missing, unreadable or invalid; `file` and `entry` say where. */
+export class KnowledgeBaseError extends Error {
+  readonly file: string;
+  readonly entry: string | undefined;
+
+  constructor(file: string, entry: string | undefined, problem: string) {
+    super(`knowledge base ${file}${entry === undefined ? '' : ` entry ${entry}`}: ${problem}`);
+    this.name = 'KnowledgeBaseError';
+    this.file = file;
+    this.entry = entry;
+  }
+}
+
+export interface CodeList {
+  id: CodeListId;
+  title: string;
+  description: string;
+  codes: CodeEntry[];
+}
+
+export interface KnowledgeBase {
+  /** One version string naming every file's version and whether overrides apply (shown on cards). */
+  version: string;
+  codeLists: Record<CodeListId, CodeList>;
+  cutoffs: Cutoff[];
+  references: Record<string, Reference>;
+  decisionPoints: DecisionPointsFile['decisionPoints'];
+  parameters: Record<ParameterName, number>;
+  caveats: Record<CaveatName, { text: string; references: string[] }>;
+  cardTopics: DecisionPointsFile['cardTopics'];
+  overrideReasons: DecisionPointsFile['overrideReasons'];
+  source: DecisionPointsFile['source'];
+  /** Ids of cutoffs the overrides file replaced or added. */
+  overriddenCutoffs: string[];
+}
+
+export interface LoadKnowledgeBaseOptions {
+  /** Directory holding the knowledge-base JSON files (normally `cds-services/`). */
+  dir: string;
+  /** A hospital's overrides file (`KNOWLEDGE_OVERRIDES_FILE`). */
+  overridesFile?: string | undefined;
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new KnowledgeBaseError(
+      file,
+      undefined,
+      `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new KnowledgeBaseError(file, undefined, `is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Names the entry an issue path points into, e.g. `cutoffs[3] (vbq-tlif-subsidence-hu-2022)`. */
+function describeEntry(data: unknown, issuePath: readonly PropertyKey[]): string {
+  const parts: string[] = [];
+  let node: unknown = data;
+  for (const key of issuePath) {
+    if (typeof key === 'number') {
+      parts.push(`[${key}]`);
+      node = Array.isArray(node) ? node[key] : undefined;
+      const id = node !== null && typeof node === 'object' ? (node as Record<string, unknown>).id : undefined;
+      const code =
+        node !== null && typeof node === 'object' ? (node as Record<string, unknown>).code : undefined;
+      if (typeof id === 'string') parts.push(` (${id})`);
+      else if (typeof code === 'string') parts.push(` (${code})`);
+    } else {
+      parts.push(parts.length === 0 ? String(key) : `.${String(key)}`);
+      node =
+        node !== null && typeof node === 'object'
+          ? (node as Record<string, unknown>)[String(key)]
+          : undefined;
+    }
+  }
+  return parts.join('') || '(root)';
+}
+
+function parseFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
+  const data = readJson(file);
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const entry = issue === undefined ? undefined : describeEntry(data, issue.path);
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more issues)` : '';
+    throw new KnowledgeBaseError(file, entry, `${issue?.message ?? 'invalid'}${more}`);
+  }
+  return result.data;
+}
+
+function checkCutoffs(
+  cutoffs: Cutoff[],
+  references: Record<string, Reference>,
+  fileOf: (id: string) => string,
+): void {
+  const seen = new Set<string>();
+  const primaries = new Map<string, string>();
+  for (const cutoff of cutoffs) {
+    const file = fileOf(cutoff.id);
+    if (seen.has(cutoff.id)) throw new KnowledgeBaseError(file, `cutoff ${cutoff.id}`, 'duplicate id');
+    seen.add(cutoff.id);
+    if (references[cutoff.reference] === undefined) {
+      throw new KnowledgeBaseError(file, `cutoff ${cutoff.id}`, `unknown reference "${cutoff.reference}"`);
+    }
+    if (cutoff.primaryScreening === true && cutoff.role !== 'screening') {
+      throw new KnowledgeBaseError(file, `cutoff ${cutoff.id}`, 'primaryScreening requires role screening');
+    }
+    if (cutoff.primaryFor !== undefined && cutoff.role !== 'procedure-specific') {
+      throw new KnowledgeBaseError(
+        file,
+        `cutoff ${cutoff.id}`,
+        'primaryFor requires role procedure-specific',
+      );
+    }
+    const variant = `${cutoff.fieldStrengthT ?? '*'}|${cutoff.scanner ?? '*'}`;
+    const keys = [
+      ...(cutoff.primaryFor ?? []).map((f) => `procedure|${f}|${cutoff.metric}|${variant}`),
+      ...(cutoff.primaryScreening === true ? [`screening|${cutoff.region}|${cutoff.metric}|${variant}`] : []),
+    ];
+    for (const key of keys) {
+      const other = primaries.get(key);
+      if (other !== undefined) {
+        throw new KnowledgeBaseError(
+          file,
+          `cutoff ${cutoff.id}`,
+          `is a second primary cutoff next to ${other} (${key})`,
+        );
+      }
+      primaries.set(key, cutoff.id);
+    }
+  }
+}
+
+/**
+ * Loads, validates and cross-checks the knowledge base; applies the overrides file when given.
+ * Throws `KnowledgeBaseError` naming the file and entry on any problem.
+ */
+export function loadKnowledgeBase(options: LoadKnowledgeBaseOptions): KnowledgeBase {
+  const file = (name: string): string => path.join(options.dir, name);
+  const codeListsPath = file(KNOWLEDGE_FILES.codeLists);
+  const cutoffsPath = file(KNOWLEDGE_FILES.cutoffs);
+  const decisionsPath = file(KNOWLEDGE_FILES.decisionPoints);
+  const referencesPath = file(KNOWLEDGE_FILES.references);
+
+  const codeListsFile: CodeListsFile = parseFile(codeListsFileSchema, codeListsPath);
+  const cutoffsFile = parseFile(cutoffsFileSchema, cutoffsPath);
+  const decisions = parseFile(decisionPointsFileSchema, decisionsPath);
+  const referencesFile = parseFile(referencesFileSchema, referencesPath);
+
+  const references: Record<string, Reference> = { ...referencesFile.references };
+  const cutoffs: Cutoff[] = [...cutoffsFile.cutoffs];
+  const origin = new Map<string, string>(cutoffs.map((c) => [c.id, cutoffsPath]));
+  const overridden: string[] = [];
+  let overridesVersion: string | undefined;
+
+  if (options.overridesFile !== undefined && options.overridesFile !== '') {
+    const overrides = parseFile(overridesFileSchema, options.overridesFile);
+    overridesVersion = overrides.version ?? 'unversioned';
+    Object.assign(references, overrides.references);
+    for (const cutoff of overrides.cutoffs) {
+      const index = cutoffs.findIndex((c) => c.id === cutoff.id);
+      if (index >= 0) cutoffs[index] = cutoff;
+      else cutoffs.push(cutoff);
+      origin.set(cutoff.id, options.overridesFile);
+      overridden.push(cutoff.id);
+    }
+  }
+
+  checkCutoffs(cutoffs, references, (id) => origin.get(id) ?? cutoffsPath);
+
+  for (const point of decisions.decisionPoints) {
+    for (const ref of point.references) {
+      if (references[ref] === undefined) {
+        throw new KnowledgeBaseError(
+          decisionsPath,
+          `decisionPoints ${point.id}`,
+          `unknown reference "${ref}"`,
+        );
+      }
+    }
+  }
+  const parameters = {} as Record<ParameterName, number>;
+  for (const name of PARAMETER_NAMES) {
+    const parameter = decisions.parameters[name];
+    if (parameter === undefined) throw new KnowledgeBaseError(decisionsPath, `parameters.${name}`, 'missing');
+    if (references[parameter.reference] === undefined) {
+      throw new KnowledgeBaseError(
+        decisionsPath,
+        `parameters.${name}`,
+        `unknown reference "${parameter.reference}"`,
+      );
+    }
+    parameters[name] = parameter.value;
+  }
+  for (const [name, caveat] of Object.entries(decisions.caveats)) {
+    for (const ref of caveat.references) {
+      if (references[ref] === undefined) {
+        throw new KnowledgeBaseError(decisionsPath, `caveats.${name}`, `unknown reference "${ref}"`);
+      }
+    }
+  }
+  if (decisions.cardTopics.length !== CARD_TOPICS.length) {
+    throw new KnowledgeBaseError(decisionsPath, 'cardTopics', 'must list each card topic exactly once');
+  }
+
+  const codeLists = {} as Record<CodeListId, CodeList>;
+  for (const [id, list] of Object.entries(codeListsFile.codeLists) as [CodeListId, CodeList][]) {
+    codeLists[id] = { id, title: list.title, description: list.description, codes: list.codes };
+  }
+
+  const version = [
+    `code-lists ${codeListsFile.version}`,
+    `cutoffs ${cutoffsFile.version}`,
+    `decision-points ${decisions.version}`,
+    `references ${referencesFile.version}`,
+    ...(overridesVersion === undefined ? [] : [`overrides ${overridesVersion}`]),
+  ].join('; ');
+
+  return {
+    version,
+    codeLists,
+    cutoffs,
+    references,
+    decisionPoints: decisions.decisionPoints,
+    parameters,
+    caveats: decisions.caveats as KnowledgeBase['caveats'],
+    cardTopics: decisions.cardTopics,
+    overrideReasons: decisions.overrideReasons,
+    source: decisions.source,
+    overriddenCutoffs: overridden,
+  };
+}
