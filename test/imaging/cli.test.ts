@@ -1,0 +1,276 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import express from 'express';
+import type { Bundle, Patient } from 'fhir/r4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmbeddedFhirServer } from '../../src/fhir/embedded/index.js';
+import { main } from '../../src/imaging/cli.js';
+import { blockByName, ellipseIn, makePhantom } from '../helpers/phantom.js';
+import type { Phantom, PhantomOptions } from '../helpers/phantom.js';
+import { buildViewerSr } from './ohif-sr.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const dirs: string[] = [];
+
+function run(argv: string[], env: Record<string, string | undefined> = {}) {
+  let stdout = '';
+  let stderr = '';
+  return main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env }).then((code) => ({
+    code,
+    stdout,
+    stderr,
+  }));
+}
+
+function roiJson(p: Phantom): object {
+  const sop = p.sopInstanceUIDs[p.midSlice]!;
+  const c = blockByName(p, 'CSF');
+  const l3 = blockByName(p, 'L3');
+  return {
+    rois: [
+      ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
+        label: l,
+        shape: 'ellipse',
+        points: ellipseIn(blockByName(p, l), 18, 4),
+        sopInstanceUID: sop,
+      })),
+      {
+        label: 'CSF',
+        level: 'L3',
+        shape: 'rectangle',
+        points: [
+          [c.x0 + 2, l3.y0 + 2],
+          [c.x1 - 2, l3.y1 - 2],
+        ],
+        sopInstanceUID: sop,
+      },
+    ],
+  };
+}
+
+/** Writes a phantom series and its ROI JSON into a fresh temp dir. */
+async function studyDir(
+  opts: PhantomOptions = {},
+): Promise<{ dir: string; series: string; rois: string; p: Phantom }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vbq-cli-'));
+  dirs.push(dir);
+  const p = await makePhantom(opts);
+  const series = join(dir, 'series');
+  rmSync(series, { recursive: true, force: true });
+  await import('node:fs/promises').then((fs) => fs.mkdir(series));
+  p.files.forEach((f, i) => writeFileSync(join(series, `IM${String(i + 1).padStart(4, '0')}.dcm`), f));
+  writeFileSync(join(series, 'README.txt'), 'not DICOM; must be skipped');
+  const rois = join(dir, 'rois.json');
+  writeFileSync(rois, JSON.stringify(roiJson(p)));
+  return { dir, series, rois, p };
+}
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('vbq CLI (in process)', () => {
+  it('prints the JSON result and exits 0 for a valid measurement', async () => {
+    const { series, rois } = await studyDir();
+    const r = await run(['measure', series, '--rois', rois, '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      results: { metric: string; value: number; validity: { valid: boolean } }[];
+    };
+    expect(out.results.map((x) => [x.metric, x.value, x.validity.valid])).toEqual([['vbq-l1-l4', 2.5, true]]);
+  });
+
+  it('prints a readable summary', async () => {
+    const { series, rois } = await studyDir();
+    const r = await run(['measure', series, '--rois', rois]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('VBQ L1-L4 (vbq-l1-l4): 2.500');
+    expect(r.stdout).toMatch(/CSF L3: 164\.0/);
+    expect(r.stdout).toMatch(/acquisition: 1\.5 T, T1 TSE, TR 550 ms, TE 11 ms/);
+  });
+
+  it('exits 2 and prints the reason when the measurement is refused', async () => {
+    const { series, rois } = await studyDir({
+      header: { SeriesDescription: 't2_tse_sag', RepetitionTime: '3500', EchoTime: '110' },
+    });
+    const r = await run(['measure', series, '--rois', rois]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('REFUSED');
+    expect(r.stdout).toMatch(/reason not-t1: the image is T2-weighted/);
+    expect(r.stderr).toContain('vbq-l1-l4 refused: not-t1');
+  });
+
+  it('exits 1 on unreadable DICOM, invalid ROIs or a missing file', async () => {
+    const { series, rois, dir } = await studyDir({ slices: 1 });
+    const bad = join(dir, 'bad.dcm');
+    writeFileSync(bad, Buffer.from('garbage'));
+    let r = await run(['measure', bad, '--rois', rois]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid-dicom: .*bad\.dcm: not a DICOM Part-10 file/);
+
+    const malformed = join(dir, 'gh1339.dcm');
+    copyFileSync(
+      join(ROOT, 'test/fixtures/dicom/fodicom_GH1339_MR_spine_t2_tse_tra_JPEGLossless.dcm'),
+      malformed,
+    );
+    r = await run(['measure', malformed, '--rois', rois]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/truncated or corrupt/);
+
+    const badRois = join(dir, 'bad-rois.json');
+    writeFileSync(
+      badRois,
+      JSON.stringify({ rois: [{ label: 'L1', shape: 'ellipse', points: [[1, 1]], sopInstanceUID: '1.2' }] }),
+    );
+    r = await run(['measure', series, '--rois', badRois]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid-roi: .*\n.*rois\[0\]\.points: ellipse needs exactly 4 points/);
+
+    r = await run(['measure', join(dir, 'does-not-exist'), '--rois', rois]);
+    expect(r.code).toBe(1);
+  });
+
+  it('exits 64 on usage errors', async () => {
+    expect((await run([])).code).toBe(64);
+    expect((await run(['measure', 'x'])).code).toBe(64);
+    expect((await run(['measure', 'x', '--rois', 'a', '--sr', 'b'])).code).toBe(64);
+    expect((await run(['measure', 'x', '--rois', 'a', '--bogus'])).code).toBe(64);
+  });
+
+  it('reads ROIs from a viewer SR and shows progress on a large series', async () => {
+    const { series, dir, p } = await studyDir({ slices: 24, width: 64, height: 64 });
+    const sop = p.sopInstanceUIDs[p.midSlice]!;
+    const sr = join(dir, 'rois-sr.dcm');
+    const c = blockByName(p, 'CSF');
+    const l3 = blockByName(p, 'L3');
+    writeFileSync(
+      sr,
+      buildViewerSr(p, [
+        ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
+          label: l,
+          shape: 'ellipse' as const,
+          points: ellipseIn(blockByName(p, l), 8, 2),
+          sopInstanceUID: sop,
+        })),
+        {
+          label: 'CSF L3',
+          shape: 'polyline' as const,
+          points: [
+            [c.x0 + 1, l3.y0 + 2],
+            [c.x1 - 1, l3.y0 + 2],
+            [c.x1 - 1, l3.y1 - 2],
+            [c.x0 + 1, l3.y1 - 2],
+            [c.x0 + 1, l3.y0 + 2],
+          ] as [number, number][],
+          sopInstanceUID: sop,
+        },
+      ]),
+    );
+    // The SR may sit in the series folder too: it is recognised and not measured as an image.
+    copyFileSync(sr, join(series, 'zz-sr.dcm'));
+    const r = await run(['measure', series, '--sr', sr, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('read 25/25 files');
+    const out = JSON.parse(r.stdout) as { results: { value: number; roiSource: { kind: string } }[] };
+    expect(out.results[0]!.value).toBe(2.5);
+    expect(out.results[0]!.roiSource.kind).toBe('sr');
+  });
+});
+
+describe('vbq CLI --write against the embedded FHIR server over HTTP', () => {
+  let base = '';
+  let close: () => void = () => undefined;
+  const authSeen: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    const patient: Patient = {
+      resourceType: 'Patient',
+      id: 'pat-1',
+      identifier: [{ system: 'urn:test:mrn', value: 'PHANTOM-001' }],
+    };
+    const seed: Bundle = { resourceType: 'Bundle', type: 'collection', entry: [{ resource: patient }] };
+    const fhir = await createEmbeddedFhirServer({ seed: [seed] });
+    const app = express();
+    app.use((req, _res, next) => {
+      authSeen.push(req.headers.authorization);
+      next();
+    });
+    app.use('/fhir', fhir.router);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+    close = () => server.close();
+  });
+  afterAll(() => close());
+
+  it('writes one Observation per metric, idempotently, for the Patient found by identifier', async () => {
+    const { series, rois } = await studyDir({ slices: 1 });
+    const env = {
+      FHIR_WRITE_BASE_URL: base,
+      FHIR_WRITE_TOKEN: 'secret-token',
+      DICOM_PATIENT_IDENTIFIER_SYSTEM: 'urn:test:mrn',
+    };
+    const first = await run(['measure', series, '--rois', rois, '--write', '--timezone', '+01:00'], env);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/written vbq-l1-l4: created \(Observation\/[\w-]+\)/);
+    const second = await run(['measure', series, '--rois', rois, '--write', '--json'], env);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout).written).toEqual([
+      expect.objectContaining({ metric: 'vbq-l1-l4', status: 'exists' }),
+    ]);
+
+    const res = await fetch(`${base}/Observation?subject=Patient/pat-1`);
+    const bundle = (await res.json()) as Bundle;
+    const observations = (bundle.entry ?? []).map((e) => e.resource);
+    expect(observations).toHaveLength(1);
+    expect(observations[0]).toMatchObject({
+      valueQuantity: { value: 2.5 },
+      effectiveDateTime: '2025-03-14T10:22:33.250+01:00',
+    });
+    expect(authSeen.filter((a) => a !== undefined).every((a) => a === 'Bearer secret-token')).toBe(true);
+    expect(authSeen.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('exits 3 when the write-back fails and never writes refused results', async () => {
+    const { series, rois } = await studyDir({ slices: 1 });
+    const down = await run(['measure', series, '--rois', rois, '--write', '--patient', 'Patient/pat-1'], {
+      FHIR_WRITE_BASE_URL: 'http://127.0.0.1:9/fhir',
+    });
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/write-back failed: FHIR server unreachable/);
+
+    const t2 = await studyDir({
+      slices: 1,
+      header: { SeriesDescription: 't2_tse_sag', RepetitionTime: '3500', EchoTime: '110' },
+    });
+    const refused = await run(
+      ['measure', t2.series, '--rois', t2.rois, '--write', '--patient', 'Patient/pat-1'],
+      {
+        FHIR_WRITE_BASE_URL: 'http://127.0.0.1:9/fhir',
+      },
+    );
+    expect(refused.code).toBe(2);
+  });
+});
+
+describe('vbq CLI as a real process', () => {
+  it('runs `tsx src/imaging/cli.ts measure ...` and exits with the documented codes', async () => {
+    const { series, rois } = await studyDir({ slices: 2 });
+    const exec = promisify(execFile);
+    const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
+    const ok = await exec(tsx, ['src/imaging/cli.ts', 'measure', series, '--rois', rois, '--json'], {
+      cwd: ROOT,
+    });
+    expect(JSON.parse(ok.stdout).results[0].value).toBe(2.5);
+    const failed = await exec(tsx, ['src/imaging/cli.ts', 'measure', rois, '--rois', rois], {
+      cwd: ROOT,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((failed as { code: number }).code).toBe(1);
+    expect((failed as { stderr: string }).stderr).toMatch(/not a DICOM Part-10 file/);
+  });
+});

@@ -1,0 +1,85 @@
+import dcmjs from 'dcmjs';
+import type { NaturalizedDataset } from 'dcmjs';
+import type { Phantom } from '../helpers/phantom.js';
+
+export interface ViewerRoi {
+  /** What a user typed as the annotation label, e.g. "L1", "CSF L3". */
+  label: string;
+  shape: 'ellipse' | 'polyline';
+  points: [number, number][];
+  sopInstanceUID: string;
+  /** SNOMED finding site to add (as OHIF does when the label was picked from a list). */
+  findingSite?: { code: string; meaning: string; scheme?: 'SCT' | 'SRT' };
+}
+
+/**
+ * Builds a TID 1500 SR the way OHIF / Cornerstone adapters do, with dcmjs's own TID1500 / TID300 classes:
+ * label as a free-text finding (CST4 CORNERSTONEFREETEXT), tracking identifier "<tool>:<label>" text,
+ * the SCOORD under the first numeric item. Returns a Part-10 buffer.
+ */
+export function buildViewerSr(
+  p: Phantom,
+  rois: ViewerRoi[],
+  sopInstanceUID = '2.25.999000111222333.1',
+): Buffer {
+  const { TID1500, TID300 } = dcmjs.utilities;
+  const groups = rois.map((r) => {
+    const props: Record<string, unknown> = {
+      points: r.points.map(([x, y]) => ({ x, y })),
+      ReferencedSOPSequence: {
+        ReferencedSOPClassUID: '1.2.840.10008.5.1.4.1.1.4',
+        ReferencedSOPInstanceUID: r.sopInstanceUID,
+      },
+      mean: 123.4,
+      stdDev: 5.6,
+      area: 100,
+      areaUnit: 'mm2',
+      modalityUnit: '1',
+      trackingIdentifierTextValue: `Cornerstone3DTools@^0.1.0:${r.shape === 'ellipse' ? 'EllipticalROI' : 'PlanarFreehandROI'}`,
+      finding: { CodeValue: 'CORNERSTONEFREETEXT', CodingSchemeDesignator: 'CST4', CodeMeaning: r.label },
+      findingSites: r.findingSite
+        ? [
+            {
+              CodeValue: r.findingSite.code,
+              CodingSchemeDesignator: r.findingSite.scheme ?? 'SCT',
+              CodeMeaning: r.findingSite.meaning,
+            },
+          ]
+        : [],
+    };
+    const m = r.shape === 'ellipse' ? new TID300.Ellipse(props) : new TID300.Polyline(props);
+    return new TID1500.TID1501MeasurementGroup([m]);
+  });
+  const report = new TID1500.TID1500MeasurementReport({ TID1501MeasurementGroups: groups });
+  const source: NaturalizedDataset = {
+    StudyInstanceUID: p.studyInstanceUID,
+    SeriesInstanceUID: p.seriesInstanceUID,
+    PatientID: 'PHANTOM-001',
+    PatientName: 'Phantom^Lumbar',
+    _meta: {},
+    _vrMap: {},
+  };
+  const sr = new dcmjs.derivations.StructuredReport([source]);
+  const content = report.contentItem(source);
+  const ds: NaturalizedDataset = {
+    ...sr.dataset,
+    ...content,
+    SOPInstanceUID: sopInstanceUID,
+    SeriesInstanceUID: `${sopInstanceUID}.0`,
+    Manufacturer: 'OHIF (test double)',
+    ContentDate: '20250315',
+    ContentTime: '090000',
+  };
+  delete ds._meta;
+  delete ds._vrMap;
+  const meta: NaturalizedDataset = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: ds.SOPClassUID,
+    MediaStorageSOPInstanceUID: sopInstanceUID,
+    TransferSyntaxUID: '1.2.840.10008.1.2.1',
+    ImplementationClassUID: '2.25.42',
+  };
+  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds);
+  return Buffer.from(dict.write());
+}
