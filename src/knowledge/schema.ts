@@ -201,7 +201,6 @@ export const PARAMETER_NAMES = [
   'glucocorticoidMinDays',
   'treatmentRecencyMonths',
   'referralLookbackMonths',
-  'anabolicMinMonths',
   'vbqAgeCaveatYears',
   'minLumbarLevels',
   'ctHuOsteoporosis',
@@ -250,6 +249,8 @@ export const decisionPointsFileSchema = z
             finding: nonEmpty,
             recommendation: nonEmpty,
             references: z.array(nonEmpty),
+            /** Card topics whose cards state this recommendation. */
+            appliesTo: z.array(z.enum(CARD_TOPICS)).min(1).optional(),
           })
           .strict(),
       )

@@ -1,0 +1,75 @@
+/**
+ * Suggested orders as complete FHIR R4 ServiceRequests (profile bone-health-service-request): draft,
+ * intent order, coded, for the patient, requested by the signing user, with a reason.
+ */
+import type { ServiceRequest } from 'fhir/r4.js';
+import { CANONICAL_BASE, orderCode, SYSTEMS, type KnowledgeBase } from '../knowledge/index.js';
+
+export const SERVICE_REQUEST_PROFILE = `${CANONICAL_BASE}/StructureDefinition/bone-health-service-request`;
+
+export interface OrderContext {
+  patientId: string;
+  userId: string;
+  now: Date;
+}
+
+export type SuggestedOrderKind = 'dxa' | 'referral' | 'vitamin-d';
+
+function base(ctx: OrderContext, reason: string): Omit<ServiceRequest, 'code'> {
+  return {
+    resourceType: 'ServiceRequest',
+    meta: { profile: [SERVICE_REQUEST_PROFILE] },
+    status: 'draft',
+    intent: 'order',
+    subject: { reference: `Patient/${ctx.patientId}` },
+    requester: { reference: ctx.userId },
+    authoredOn: ctx.now.toISOString(),
+    reasonCode: [{ text: reason }],
+  };
+}
+
+/** The ServiceRequest a suggestion creates. Codes come from the code lists (entries with role order). */
+export function suggestedOrder(
+  kb: KnowledgeBase,
+  kind: SuggestedOrderKind,
+  ctx: OrderContext,
+  reason: string,
+): ServiceRequest {
+  switch (kind) {
+    case 'dxa': {
+      const code = orderCode(kb, 'dxa-orders');
+      return {
+        ...base(ctx, reason),
+        category: [{ coding: [{ system: SYSTEMS.snomed, code: '363679005', display: 'Imaging' }] }],
+        code: {
+          coding: [{ system: code.system, code: code.code, display: code.display }],
+          text: 'DXA bone density (hip and spine)',
+        },
+      };
+    }
+    case 'referral': {
+      const code = orderCode(kb, 'bone-health-referrals');
+      return {
+        ...base(ctx, reason),
+        code: {
+          coding: [{ system: code.system, code: code.code, display: code.display }],
+          text: 'Bone-health / endocrinology referral',
+        },
+        performerType: { text: 'Endocrinology or metabolic bone clinic' },
+      };
+    }
+    case 'vitamin-d': {
+      const code = orderCode(kb, 'vitamin-d-25oh');
+      return {
+        ...base(ctx, reason),
+        category: [
+          { coding: [{ system: SYSTEMS.snomed, code: '108252007', display: 'Laboratory procedure' }] },
+        ],
+        code: {
+          coding: [{ system: code.system, code: code.code, display: code.display }],
+          text: '25-OH vitamin D',
+        },
+      };
+    }
+  }
+}
