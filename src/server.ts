@@ -1,0 +1,131 @@
+/**
+ * The composition root: builds every dependency from the validated configuration (knowledge base, store,
+ * trusted clients, services, demo FHIR server) and the app. Anything wrong here fails the start.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bundle } from 'fhir/r4.js';
+import type { Router } from 'express';
+import { createApp } from './app.js';
+import { loadClientsFile, type CdsClientInput } from './config/clients.js';
+import type { Config } from './config/config.js';
+import { demoClient } from './demo/demo-client.js';
+import { createEmbeddedFhirServer } from './fhir/embedded/server.js';
+import { demoPatients, readDemoSeed } from './fhir/demo-seed/index.js';
+import { getProfileValidator } from './fhir/validation.js';
+import { createClientAuthenticator } from './http/auth/authenticator.js';
+import type { Logger } from './http/logger.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
+import { loadKnowledgeBase, prefetchTemplates, type KnowledgeBase } from './knowledge/index.js';
+import { createEvaluator, createRelevanceCheck } from './rules/index.js';
+import { buildServices } from './services/definitions.js';
+import { openDb } from './store/db.js';
+import { Store } from './store/store.js';
+
+/** The repository root (holds cds-services/ and fhir-profiles/), whether run from src/ or dist/src/. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'cds-services'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cds-services/ not found above the service code');
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The demo patients' records as the demo FHIR server holds them (synthetic data only). */
+export function loadDemoSeed(): Bundle[] {
+  return demoPatients().map((p) => ({
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: readDemoSeed(p.id).stored.map((resource) => ({ resource })),
+  }));
+}
+
+export interface Runtime {
+  app: ReturnType<typeof createApp>;
+  store: Store;
+  kb: KnowledgeBase;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  now?: () => Date;
+  /** Extra routers (the imaging API), mounted after the CDS routes. */
+  mounts?: { path: string; router: Router; label: string }[];
+}
+
+/** Builds the whole service from configuration. Throws on any configuration or knowledge-base problem. */
+export async function createRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+  const { logger } = options;
+  const now = options.now ?? (() => new Date());
+  const kb = loadKnowledgeBase({
+    dir: path.join(projectRoot(), 'cds-services'),
+    overridesFile: config.knowledgeOverridesFile,
+  });
+  const clients: CdsClientInput[] = config.cdsClientsFile ? loadClientsFile(config.cdsClientsFile) : [];
+  if (config.demo) clients.push(await demoClient(config.dataDir));
+
+  const store = new Store(await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const metrics = createMetrics();
+  const authenticator = createClientAuthenticator({
+    clients,
+    publicBaseUrl: config.publicBaseUrl,
+    replayGuard: { claim: (iss, jti, expiresAt) => store.claimJti(iss, jti, expiresAt) },
+    logger,
+  });
+  const services = buildServices({
+    prefetch: prefetchTemplates(kb),
+    evaluate: createEvaluator(kb),
+    isRelevant: createRelevanceCheck(kb),
+  });
+
+  const mounts = [...(options.mounts ?? [])];
+  if (config.demo) {
+    // Writes are validated against our profiles and base R4, as a hospital server would.
+    const validator = getProfileValidator();
+    const fhir = await createEmbeddedFhirServer({
+      seed: loadDemoSeed(),
+      validate: (r) => validator.validate(r),
+    });
+    mounts.push({ path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' });
+    logger.info(
+      { demoFhir: `${config.publicBaseUrl}/demo-fhir` },
+      'demo mode: embedded FHIR server and demo client enabled',
+    );
+  }
+
+  const app = createApp({
+    config,
+    logger,
+    store,
+    services,
+    authenticator,
+    metrics,
+    now,
+    readinessChecks: { knowledgeBase: () => kb.cutoffs.length > 0 },
+    mounts,
+  });
+
+  // Expired replay-cache and deduplication rows are purged in the background.
+  const purge = setInterval(() => {
+    store
+      .purgeExpired(now())
+      .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'purge failed'));
+  }, 10 * 60_000);
+  purge.unref();
+
+  return {
+    app,
+    store,
+    kb,
+    metrics,
+    async close() {
+      clearInterval(purge);
+      await store.close();
+    },
+  };
+}

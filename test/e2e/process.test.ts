@@ -1,0 +1,165 @@
+/**
+ * The README's promise, end to end: `npm start` (the real process, embedded default) answers health and
+ * readiness, serves the demo FHIR server, and `npm run demo` gets cards for a demo patient. Bad
+ * configuration exits with code 1 and a clear message.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('service did not become ready');
+}
+
+describe('the service as a process (npm start) in demo mode', () => {
+  let child: ChildProcess;
+  let base: string;
+  let env: NodeJS.ProcessEnv;
+  let output = '';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-e2e-'));
+    env = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_BASE_URL: base,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+    };
+    delete env.CDS_CLIENTS_FILE;
+    child = spawn(TSX, ['src/index.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, CDS_CLIENTS_FILE: '', DATABASE_URL: '' },
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    await waitReady(`${base}/readyz`, child);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('answers /healthz and /readyz (store and knowledge base)', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({
+      status: 'ready',
+      checks: { store: true, knowledgeBase: true },
+    });
+  });
+
+  it('serves the embedded FHIR server at /demo-fhir with a CapabilityStatement and demo patients', async () => {
+    const meta = await fetch(`${base}/demo-fhir/metadata`);
+    expect(meta.status).toBe(200);
+    expect(await meta.json()).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1' });
+    const patients = (await (await fetch(`${base}/demo-fhir/Patient`)).json()) as { entry?: unknown[] };
+    expect(patients.entry?.length ?? 0).toBeGreaterThan(3);
+  });
+
+  it('refuses an unsigned hook call even in demo mode', async () => {
+    const res = await fetch(`${base}/cds-services`);
+    expect(res.status).toBe(401);
+  });
+
+  it('npm run demo prints cards for a demo patient, signed as the demo EHR', async () => {
+    const res = await run(['scripts/demo.ts', 'demo-tlif-high-vbq', '22630'], env);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/order-sign for patient demo-tlif-high-vbq, orders 22630: [1-9]\d* card\(s\)/);
+    expect(res.stdout).toMatch(/VBQ \d\.\d+/);
+  });
+
+  it('logs are JSON lines without tokens or patient ids', () => {
+    const lines = output.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    expect(output).not.toContain('demo-tlif-high-vbq');
+    expect(output).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+  });
+
+  it('SIGTERM shuts down cleanly with exit code 0', async () => {
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
+
+describe('bad configuration', () => {
+  it('exits with code 1 and names the variable', async () => {
+    const res = await run(['src/index.ts'], { PORT: 'not-a-port' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('PORT must be a whole number');
+    expect(res.stderr).not.toMatch(/at .*\(.*\.ts:\d+/);
+  });
+
+  it('NODE_ENV=production without CDS_CLIENTS_FILE exits with code 1', async () => {
+    const res = await run(['src/index.ts'], { NODE_ENV: 'production', CDS_CLIENTS_FILE: '' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('CDS_CLIENTS_FILE is required when NODE_ENV=production');
+  });
+
+  it('an unreadable CDS_CLIENTS_FILE exits with code 1', async () => {
+    const res = await run(['src/index.ts'], {
+      CDS_CLIENTS_FILE: '/nonexistent/clients.json',
+      DATA_DIR: os.tmpdir(),
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('/nonexistent/clients.json');
+  });
+
+  it('an invalid knowledge overrides file exits with code 1 naming the file', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-kb-')), 'overrides.json');
+    fs.writeFileSync(file, '{"cutoffs": [{"id": 42}]}');
+    const res = await run(['src/index.ts'], { KNOWLEDGE_OVERRIDES_FILE: file, DATA_DIR: path.dirname(file) });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('overrides.json');
+  });
+});
