@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { smartSettingsFromEnv } from '../writeback/setup.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -47,7 +48,8 @@ const envSchema = z.object({
   DEMO_MODE: z.enum(['auto', 'on', 'off'], { message: 'DEMO_MODE must be auto, on or off' }).optional(),
   FHIR_WRITE_BASE_URL: httpUrl('FHIR_WRITE_BASE_URL').optional(),
   FHIR_WRITE_TOKEN: z.string().min(1).optional(),
-  FHIR_WRITE_PATIENT_IDENTIFIER_SYSTEM: z.string().min(1).optional(),
+  DICOM_PATIENT_IDENTIFIER_SYSTEM: z.string().min(1).optional(),
+  OUTBOX_POLL_MS: intInRange('OUTBOX_POLL_MS', 100, 600_000).optional(),
   DICOMWEB_BASE_URL: httpUrl('DICOMWEB_BASE_URL').optional(),
 });
 
@@ -67,7 +69,17 @@ export interface Config {
   knowledgeOverridesFile?: string;
   /** Demo mode: embedded FHIR server at /demo-fhir and a generated demo CDS client. */
   demo: boolean;
-  fhirWrite?: { baseUrl: string; token?: string; patientIdentifierSystem: string };
+  /**
+   * Write-back of measured Observations (imaging): the FHIR server, its credentials (a static bearer token
+   * or SMART Backend Services) and the identifier system that maps a DICOM PatientID to a FHIR Patient.
+   */
+  fhirWrite?: {
+    baseUrl: string;
+    token?: string;
+    smart?: NonNullable<ReturnType<typeof smartSettingsFromEnv>>;
+    patientIdentifierSystem: string;
+    outboxPollMs: number;
+  };
   dicomwebBaseUrl?: string;
 }
 
@@ -89,8 +101,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('Invalid configuration:\n  DEMO_MODE=on is not allowed when NODE_ENV=production');
   }
   const demo = demoSetting === 'on' || (demoSetting === 'auto' && !production && !e.CDS_CLIENTS_FILE);
-  if (e.FHIR_WRITE_TOKEN && !e.FHIR_WRITE_BASE_URL) {
-    throw new ConfigError('Invalid configuration:\n  FHIR_WRITE_TOKEN is set but FHIR_WRITE_BASE_URL is not');
+  let smart: ReturnType<typeof smartSettingsFromEnv>;
+  try {
+    smart = smartSettingsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+  }
+  if ((e.FHIR_WRITE_TOKEN || smart) && !e.FHIR_WRITE_BASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration:\n  FHIR write-back credentials are set but FHIR_WRITE_BASE_URL is not',
+    );
+  }
+  if (e.FHIR_WRITE_TOKEN && smart) {
+    throw new ConfigError(
+      'Invalid configuration:\n  set either FHIR_WRITE_TOKEN or the SMART Backend Services variables (FHIR_WRITE_TOKEN_URL...), not both',
+    );
+  }
+  if (e.FHIR_WRITE_BASE_URL && !e.DICOM_PATIENT_IDENTIFIER_SYSTEM) {
+    throw new ConfigError(
+      'Invalid configuration:\n  DICOM_PATIENT_IDENTIFIER_SYSTEM is required with FHIR_WRITE_BASE_URL (the identifier system of the DICOM PatientID, e.g. your MRN system)',
+    );
   }
   const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
@@ -106,13 +136,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxRequestBytes: e.MAX_REQUEST_BYTES ?? 5 * 1024 * 1024,
     knowledgeOverridesFile: e.KNOWLEDGE_OVERRIDES_FILE,
     demo,
-    fhirWrite: e.FHIR_WRITE_BASE_URL
-      ? {
-          baseUrl: e.FHIR_WRITE_BASE_URL.replace(/\/+$/, ''),
-          token: e.FHIR_WRITE_TOKEN,
-          patientIdentifierSystem: e.FHIR_WRITE_PATIENT_IDENTIFIER_SYSTEM ?? 'urn:dicom:patient-id',
-        }
-      : undefined,
+    fhirWrite:
+      e.FHIR_WRITE_BASE_URL && e.DICOM_PATIENT_IDENTIFIER_SYSTEM
+        ? {
+            baseUrl: e.FHIR_WRITE_BASE_URL.replace(/\/+$/, ''),
+            token: e.FHIR_WRITE_TOKEN,
+            smart,
+            patientIdentifierSystem: e.DICOM_PATIENT_IDENTIFIER_SYSTEM,
+            outboxPollMs: e.OUTBOX_POLL_MS ?? 1000,
+          }
+        : undefined,
     dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
   };
 }

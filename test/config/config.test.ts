@@ -51,4 +51,48 @@ describe('configuration from the environment', () => {
       expect((err as Error).message).toMatch(/PORT[\s\S]*LOG_LEVEL/);
     }
   });
+
+  describe('write-back', () => {
+    const base = {
+      FHIR_WRITE_BASE_URL: 'https://fhir.example.org/r4/',
+      DICOM_PATIENT_IDENTIFIER_SYSTEM: 'urn:oid:1.2.3',
+    };
+
+    it('a static token: base URL without trailing slash, the PatientID system, default poll', () => {
+      expect(loadConfig({ ...base, FHIR_WRITE_TOKEN: 't' }).fhirWrite).toEqual({
+        baseUrl: 'https://fhir.example.org/r4',
+        token: 't',
+        smart: undefined,
+        patientIdentifierSystem: 'urn:oid:1.2.3',
+        outboxPollMs: 1000,
+      });
+    });
+
+    it('DICOM_PATIENT_IDENTIFIER_SYSTEM is required with FHIR_WRITE_BASE_URL', () => {
+      expect(() => loadConfig({ FHIR_WRITE_BASE_URL: 'https://fhir.example.org' })).toThrow(
+        /DICOM_PATIENT_IDENTIFIER_SYSTEM is required/,
+      );
+    });
+
+    it('credentials without FHIR_WRITE_BASE_URL are refused', () => {
+      expect(() => loadConfig({ FHIR_WRITE_TOKEN: 't' })).toThrow(/FHIR_WRITE_BASE_URL is not/);
+    });
+
+    it('SMART Backend Services needs all three variables', () => {
+      expect(() => loadConfig({ ...base, FHIR_WRITE_TOKEN_URL: 'https://auth.example.org/token' })).toThrow(
+        /FHIR_WRITE_CLIENT_ID, FHIR_WRITE_PRIVATE_KEY_FILE/,
+      );
+    });
+
+    it('an unreadable SMART key file is a ConfigError', () => {
+      expect(() =>
+        loadConfig({
+          ...base,
+          FHIR_WRITE_TOKEN_URL: 'https://auth.example.org/token',
+          FHIR_WRITE_CLIENT_ID: 'cds',
+          FHIR_WRITE_PRIVATE_KEY_FILE: '/nonexistent/key.pem',
+        }),
+      ).toThrow(ConfigError);
+    });
+  });
 });

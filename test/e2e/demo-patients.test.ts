@@ -80,6 +80,16 @@ describe('demo patients over HTTP (the README table)', () => {
     });
   }
 
+  it('the README lists every demo patient with the indicators and topics of the cards it gets', () => {
+    const readme = fs.readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    for (const patient of demoPatients()) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${patient.id}\``));
+      expect(row, patient.id).toBeDefined();
+      for (const card of patient.cards) expect(row).toContain(`**${card.indicator}** (${card.topic})`);
+      if (patient.cards.length === 0) expect(row).toContain('no card');
+    }
+  });
+
   it('a CPT code given on the command line replaces the demo draft orders (non-spine code: no cards)', async () => {
     const run = await runDemoOrderSign({ base, dataDir, patientId: 'demo-tlif-high-vbq', cpt: '27447' });
     expect(run.orderCodes).toEqual(['27447']);
