@@ -163,16 +163,21 @@ export class Store {
 
   // ---- outbox ---------------------------------------------------------------------------------------
 
-  /** Queues a write; an item with the same dedupe key is queued once. Returns its id. */
+  /**
+   * Queues a write, due at `dueAt` (the application's clock, the same one `leaseDue` is asked with: the
+   * database's own `now()` has microseconds and may sit just after a JavaScript Date of the same instant).
+   * An item with the same dedupe key is queued once. Returns its id.
+   */
   async enqueue(
     kind: string,
     dedupeKey: string,
     payload: unknown,
+    dueAt: Date = new Date(),
   ): Promise<{ id: number; created: boolean }> {
     const created = await this.db.query<{ id: string }>(
-      `INSERT INTO outbox (kind, dedupe_key, payload) VALUES ($1, $2, $3)
+      `INSERT INTO outbox (kind, dedupe_key, payload, next_attempt_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
-      [kind, dedupeKey, JSON.stringify(payload)],
+      [kind, dedupeKey, JSON.stringify(payload), dueAt],
     );
     if (created[0]) return { id: Number(created[0].id), created: true };
     const existing = await this.db.query<{ id: string }>('SELECT id FROM outbox WHERE dedupe_key = $1', [

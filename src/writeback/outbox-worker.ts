@@ -301,7 +301,7 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
           'Observation needs a subject reference or a Patient identifier',
         );
       }
-      const queued = await store.enqueue(OBSERVATION_OUTBOX_KIND, dedupeKey, observation);
+      const queued = await store.enqueue(OBSERVATION_OUTBOX_KIND, dedupeKey, observation, now());
       wake?.();
       return queued;
     },
