@@ -62,8 +62,12 @@ const baseRequestShape = {
   prefetch: z.record(z.string(), z.union([resourceSchema, z.null()])).optional(),
 };
 
+/** Cross-field rules of the request: fhirServer with fhirAuthorization; `patient` with patient/ scopes. */
 function requireFhirServerWithAuthorization(
-  req: { fhirServer?: string | undefined; fhirAuthorization?: unknown },
+  req: {
+    fhirServer?: string | undefined;
+    fhirAuthorization?: { scope: string; patient?: string | undefined };
+  },
   ctx: z.core.$RefinementCtx,
 ): void {
   if (req.fhirAuthorization !== undefined && req.fhirServer === undefined) {
@@ -71,6 +75,14 @@ function requireFhirServerWithAuthorization(
       code: 'custom',
       path: ['fhirServer'],
       message: 'fhirServer is required when fhirAuthorization is present',
+    });
+  }
+  const auth = req.fhirAuthorization;
+  if (auth && /(^|\s)patient\//.test(auth.scope) && !auth.patient) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fhirAuthorization', 'patient'],
+      message: 'patient is required when the granted scopes include patient/ scopes',
     });
   }
 }

@@ -61,6 +61,7 @@ function withAuth(req: Record<string, unknown>, fhirServer: string): Record<stri
       expires_in: 300,
       scope: 'patient/*.read',
       subject: 'cds',
+      patient: 'p1',
     },
   };
 }

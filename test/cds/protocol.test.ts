@@ -162,6 +162,21 @@ for (const backend of storeBackends()) {
               expires_in: 300,
               scope: 'patient/*.read',
               subject: 'cds',
+              patient: 'p1',
+            },
+          }),
+        ],
+        [
+          'fhirAuthorization: patient required when scopes are patient/',
+          (r: Record<string, unknown>) => ({
+            ...r,
+            fhirServer: 'http://127.0.0.1:9/fhir',
+            fhirAuthorization: {
+              access_token: 'x',
+              token_type: 'Bearer',
+              expires_in: 300,
+              scope: 'launch patient/Observation.read',
+              subject: 'cds',
             },
           }),
         ],
@@ -406,6 +421,7 @@ for (const backend of storeBackends()) {
             expires_in: 300,
             scope: 'patient/*.read',
             subject: 'cds',
+            patient: 'log-probe-patient',
           },
         };
         await svc.post(SIGN, req, { token });
