@@ -12,6 +12,7 @@ import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { demoClient } from './demo/demo-client.js';
 import { createEmbeddedFhirServer } from './fhir/embedded/server.js';
+import { createImagingRouter } from './imaging/api.js';
 import { demoPatients, readDemoSeed } from './fhir/demo-seed/index.js';
 import { getProfileValidator } from './fhir/validation.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -22,6 +23,8 @@ import { createEvaluator, createRelevanceCheck } from './rules/index.js';
 import { buildServices } from './services/definitions.js';
 import { openDb } from './store/db.js';
 import { Store } from './store/store.js';
+import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from './writeback/dicom-sr.js';
+import { createFhirWriteback } from './writeback/setup.js';
 
 /** The repository root (holds cds-services/ and fhir-profiles/), whether run from src/ or dist/src/. */
 export function projectRoot(): string {
@@ -83,7 +86,38 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     isRelevant: createRelevanceCheck(kb),
   });
 
-  const mounts = [...(options.mounts ?? [])];
+  // Durable write-back of measured Observations (and of the computed SR to the PACS), when configured.
+  const writeback = config.fhirWrite
+    ? await createFhirWriteback({
+        baseUrl: config.fhirWrite.baseUrl,
+        auth: { token: config.fhirWrite.token, smart: config.fhirWrite.smart },
+        store,
+        logger,
+        registry: metrics.registry,
+        pollMs: config.fhirWrite.outboxPollMs,
+        timeoutMs: config.fhirTimeoutMs,
+        handlers: { [DICOM_SR_OUTBOX_KIND]: createDicomSrHandler() },
+      })
+    : undefined;
+
+  const mounts = [
+    {
+      path: '/imaging',
+      label: '/imaging/*',
+      router: createImagingRouter({
+        authenticator,
+        logger,
+        store,
+        writeback,
+        dicomweb: config.dicomwebBaseUrl ? { baseUrl: config.dicomwebBaseUrl } : undefined,
+        patientIdentifierSystem: config.fhirWrite?.patientIdentifierSystem ?? 'urn:dicom:patient-id',
+        maxUploadBytes: config.imagingMaxUploadBytes,
+        defaultTimezone: config.dicomDefaultTimezone,
+        now,
+      }),
+    },
+    ...(options.mounts ?? []),
+  ];
   if (config.demo) {
     // Writes are validated against our profiles and base R4, as a hospital server would.
     const validator = getProfileValidator();
@@ -118,6 +152,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   }, 10 * 60_000);
   purge.unref();
 
+  writeback?.start();
+
   return {
     app,
     store,
@@ -125,6 +161,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     metrics,
     async close() {
       clearInterval(purge);
+      // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
+      await writeback?.stop();
       await store.close();
     },
   };

@@ -51,6 +51,11 @@ const envSchema = z.object({
   DICOM_PATIENT_IDENTIFIER_SYSTEM: z.string().min(1).optional(),
   OUTBOX_POLL_MS: intInRange('OUTBOX_POLL_MS', 100, 600_000).optional(),
   DICOMWEB_BASE_URL: httpUrl('DICOMWEB_BASE_URL').optional(),
+  IMAGING_MAX_UPLOAD_BYTES: intInRange('IMAGING_MAX_UPLOAD_BYTES', 1024, 4 * 1024 * 1024 * 1024).optional(),
+  DICOM_DEFAULT_TIMEZONE: z
+    .string()
+    .regex(/^(Z|[+-]\d{2}:\d{2})$/, 'DICOM_DEFAULT_TIMEZONE must be Z or a UTC offset such as +01:00')
+    .optional(),
 });
 
 export interface Config {
@@ -81,6 +86,10 @@ export interface Config {
     outboxPollMs: number;
   };
   dicomwebBaseUrl?: string;
+  /** Largest imaging upload (all parts together); above it: 413. */
+  imagingMaxUploadBytes?: number;
+  /** UTC offset for DICOM times that carry none; without it Observations carry the date only. */
+  dicomDefaultTimezone?: string;
 }
 
 /** Parses and validates the environment. Throws ConfigError naming every bad variable. */
@@ -147,5 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
     dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
+    imagingMaxUploadBytes: e.IMAGING_MAX_UPLOAD_BYTES,
+    dicomDefaultTimezone: e.DICOM_DEFAULT_TIMEZONE,
   };
 }

@@ -287,3 +287,39 @@ export function blockByName(p: Phantom, name: string): Block {
   if (!b) throw new Error(`no block ${name}`);
   return b;
 }
+
+/** JSON ROIs for a phantom's lumbar levels: an ellipse inside each of L1-L4 and a CSF rectangle at L3. */
+export function lumbarRois(p: Phantom): { rois: Record<string, unknown>[] } {
+  const sop = p.sopInstanceUIDs[p.midSlice]!;
+  const csf = blockByName(p, 'CSF');
+  const l3 = blockByName(p, 'L3');
+  return {
+    rois: [
+      ...['L1', 'L2', 'L3', 'L4'].map((l) => {
+        const b = blockByName(p, l);
+        const [cx, cy] = [(b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2];
+        return {
+          label: l,
+          shape: 'ellipse',
+          points: [
+            [cx - 18, cy],
+            [cx + 18, cy],
+            [cx, cy - 4],
+            [cx, cy + 4],
+          ],
+          sopInstanceUID: sop,
+        };
+      }),
+      {
+        label: 'CSF',
+        level: 'L3',
+        shape: 'rectangle',
+        points: [
+          [csf.x0 + 2, l3.y0 + 2],
+          [csf.x1 - 2, l3.y1 - 2],
+        ],
+        sopInstanceUID: sop,
+      },
+    ],
+  };
+}
