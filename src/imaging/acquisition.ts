@@ -1,24 +1,30 @@
 import type { DicomHeader } from './dicom.js';
 import rules from './acquisition-rules.json' with { type: 'json' };
 
-/** Stable refusal codes: a refused measurement carries these, never a number. */
-export type RefusalCode =
-  | 'not-mr'
-  | 'not-ct'
-  | 'not-t1'
-  | 'weighting-unknown'
-  | 'flair-or-inversion-recovery'
-  | 'fat-suppressed'
-  | 'not-spin-echo'
-  | 'contrast-enhanced'
-  | 'not-sagittal'
-  | 'orientation-unknown'
-  | 'not-spine'
-  | 'region-mismatch'
-  | 'mixed-series'
-  | 'csf-roi-missing'
-  | 'too-few-levels'
-  | 'no-included-levels';
+/**
+ * Stable refusal codes: a refused measurement carries these, never a number. Published as the CodeSystem
+ * `vbq-refusal-reason` in fhir-profiles/ (a test keeps the two equal).
+ */
+export const REFUSAL_CODES = [
+  'not-mr',
+  'not-ct',
+  'not-t1',
+  'weighting-unknown',
+  'flair-or-inversion-recovery',
+  'fat-suppressed',
+  'not-spin-echo',
+  'contrast-enhanced',
+  'not-sagittal',
+  'orientation-unknown',
+  'not-spine',
+  'region-mismatch',
+  'mixed-series',
+  'csf-roi-missing',
+  'too-few-levels',
+  'no-included-levels',
+] as const;
+
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
 export interface Refusal {
   code: RefusalCode;

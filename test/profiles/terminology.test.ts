@@ -159,3 +159,22 @@ describe('generated ValueSets answer like the code lists', () => {
     }
   });
 });
+
+describe('imaging refusal reasons', () => {
+  it('the vbq-refusal-reason CodeSystem lists exactly the codes the measurement can refuse with', async () => {
+    const { REFUSAL_CODES } = await import('../../src/imaging/acquisition.js');
+    const { readFileSync } = await import('node:fs');
+    const cs = JSON.parse(
+      readFileSync(
+        new URL(
+          '../../fhir-profiles/fsh-generated/resources/CodeSystem-vbq-refusal-reason.json',
+          import.meta.url,
+        ),
+        'utf8',
+      ),
+    ) as { url: string; concept: { code: string; definition?: string }[] };
+    expect(cs.url).toBe('https://spine-bone-health-cds.org/fhir/CodeSystem/vbq-refusal-reason');
+    expect(cs.concept.map((c) => c.code).sort()).toEqual([...REFUSAL_CODES].sort());
+    for (const c of cs.concept) expect(c.definition, c.code).toBeTruthy();
+  });
+});

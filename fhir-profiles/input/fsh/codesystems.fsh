@@ -116,3 +116,28 @@ Description: "Statuses a bone-quality Observation may carry: written final, late
 * http://hl7.org/fhir/observation-status#amended
 * http://hl7.org/fhir/observation-status#corrected
 * http://hl7.org/fhir/observation-status#entered-in-error
+
+CodeSystem: VbqRefusalReason
+Id: vbq-refusal-reason
+Title: "VBQ measurement refusal reasons"
+Description: "Why the service refused to compute a bone-quality score from an image series: the reason is reported instead of a number. Rules from the clinical brief (sections 1-2) and seeds 000, 001, 003: VBQ needs a non-contrast sagittal T1-weighted spin-echo image with a CSF reference and at least two usable levels."
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #not-mr "Not MR" "The image is not a magnetic resonance image (Modality is not MR)."
+* #not-ct "Not CT" "A CT metric (L1 HU) was asked for an image that is not CT."
+* #not-t1 "Not T1-weighted" "The sequence is not T1-weighted (e.g. T2 or proton density); VBQ is defined on T1 (Ehresman 2020)."
+* #weighting-unknown "Weighting unknown" "The weighting cannot be determined from the DICOM header."
+* #flair-or-inversion-recovery "FLAIR or inversion recovery" "T1 FLAIR or another inversion-recovery sequence: it changes the CSF signal, so the CSF reference is invalid (seed 000)."
+* #fat-suppressed "Fat suppressed" "Fat suppression removes the marrow-fat signal VBQ measures."
+* #not-spin-echo "Not spin echo" "Not a spin-echo (or turbo/fast spin-echo) sequence, as the published cutoffs require."
+* #contrast-enhanced "Contrast-enhanced" "A contrast agent was given: contrast changes the CSF and marrow signal (seed 000)."
+* #not-sagittal "Not sagittal" "VBQ is measured on a midsagittal image."
+* #orientation-unknown "Orientation unknown" "The image orientation is missing or cannot be classified."
+* #not-spine "Not spine" "The image does not show the spine region the metric needs."
+* #region-mismatch "Region mismatch" "The ROIs name levels of another spine region than the image (e.g. lumbar ROIs on a cervical image)."
+* #mixed-series "Mixed series" "The ROIs reference images from more than one series."
+* #csf-roi-missing "CSF ROI missing" "No cerebrospinal fluid ROI: the score has no reference."
+* #too-few-levels "Too few levels" "Fewer than two vertebral levels remain after exclusions (brief section 2)."
+* #no-included-levels "No included levels" "Every level ROI was excluded."
