@@ -6,6 +6,9 @@ import type { CdsServiceModule, Evaluator } from './pipeline.js';
 /** The foundation's evaluator until the clinical logic is wired in: no advice. */
 const noAdvice: Evaluator = () => [];
 
+/** Prefetch keys whose absence degrades the advice but does not make it unsafe. */
+export const OPTIONAL_PREFETCH: ReadonlySet<string> = new Set(['vitaminD', 'imagingStudies']);
+
 export interface ServiceOptions {
   evaluate?: Evaluator;
   /** Prefetch templates (generated from the knowledge base's code lists, see prefetchTemplates()). */
@@ -16,9 +19,11 @@ export interface ServiceOptions {
 export function buildServices(options: ServiceOptions): CdsServiceModule[] {
   const evaluate = options.evaluate ?? noAdvice;
   const { prefetch } = options;
-  // Every key is needed for safe advice: without conditions we cannot see a confounder, without
-  // medications we cannot see treatment. A key that cannot be had is a 412, never silent advice.
-  const requiredPrefetch = Object.keys(prefetch);
+  // Keys needed for safe advice: without conditions we cannot see a confounder, without medications we
+  // cannot see treatment, without orders we would repeat one. Such a key that cannot be had is a 412, never
+  // silent advice. The vitamin D and imaging-study keys only refine the advice (a vitamin D test is suggested
+  // when none is known; an unscored MR is a data-gap note), so an EHR that cannot serve them still gets cards.
+  const requiredPrefetch = Object.keys(prefetch).filter((key) => !OPTIONAL_PREFETCH.has(key));
   return [
     {
       definition: {

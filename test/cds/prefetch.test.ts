@@ -178,6 +178,18 @@ describe('prefetch hydration', () => {
     expect(seen).toBeUndefined();
   });
 
+  it('optional keys (vitaminD, imagingStudies) that cannot be had do not block the advice', async () => {
+    const req = orderSignRequest('p1');
+    const prefetch = { ...(req.prefetch as Record<string, unknown>) };
+    delete prefetch.vitaminD;
+    delete prefetch.imagingStudies;
+    const res = await svc.post(SIGN, { ...req, prefetch });
+    expect(res.status).toBe(200);
+    expect(seen).toBeDefined();
+    expect(seen).not.toHaveProperty('vitaminD');
+    expect(seen).not.toHaveProperty('imagingStudies');
+  });
+
   it("the service's own fetch fails (FHIR server down) -> 412", async () => {
     const req = orderSignRequest('p1');
     const prefetch = { ...(req.prefetch as Record<string, unknown>) };
