@@ -6,7 +6,7 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import multer from 'multer';
-import type { Observation, OperationOutcome } from 'fhir/r4.js';
+import type { OperationOutcome } from 'fhir/r4.js';
 import type { Authenticator } from '../app.js';
 import { AppError, ERROR_CODE_SYSTEM } from '../http/errors.js';
 import type { Logger } from '../http/logger.js';
@@ -162,15 +162,11 @@ async function enqueueObservations(
       });
       continue;
     }
-    // A placeholder reference is replaced by the identifier-only subject the outbox writer resolves.
-    const built = buildObservation(r, {
-      patientReference: 'Patient/unresolved',
+    // Subject by identifier: the outbox writer resolves it to the FHIR Patient at write time.
+    const obs = buildObservation(r, {
+      patientReference: { identifier: { system: deps.patientIdentifierSystem, value: pid } },
       ...(deps.defaultTimezone ? { defaultTimezone: deps.defaultTimezone } : {}),
     });
-    const obs: Observation = {
-      ...built,
-      subject: { type: 'Patient', identifier: { system: deps.patientIdentifierSystem, value: pid } },
-    };
     const queued = await writeback.enqueueObservation(obs);
     out.push({
       metric: r.metric,

@@ -73,8 +73,11 @@ export function effectiveDateTime(r: MeasurementResult, defaultTimezone?: string
 }
 
 export interface ObservationOptions {
-  /** "Patient/<id>" resolved from the DICOM PatientID elsewhere. */
-  patientReference: string;
+  /**
+   * The Patient: "Patient/<id>" when already resolved, or the DICOM PatientID as an identifier, which the
+   * write-back resolves on the FHIR server at write time.
+   */
+  patientReference: string | { identifier: { system: string; value: string } };
   /** "ImagingStudy/<id>" when the ImagingStudy is known on the FHIR server. */
   imagingStudyReference?: string;
   /** UTC offset ("+01:00", "Z") for DICOM times that carry none; without it only the date is written. */
@@ -122,7 +125,10 @@ export function buildObservation(r: MeasurementResult, opts: ObservationOptions)
       },
     ],
     code: coding(r.metric),
-    subject: { reference: opts.patientReference },
+    subject:
+      typeof opts.patientReference === 'string'
+        ? { reference: opts.patientReference }
+        : { type: 'Patient', identifier: opts.patientReference.identifier },
     valueQuantity: isCt ? { value: r.value, unit: 'HU', system: UCUM, code: "[hnsf'U]" } : unitless(r.value),
     derivedFrom,
     component: components(r, isCt),
