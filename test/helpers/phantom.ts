@@ -295,21 +295,12 @@ export function lumbarRois(p: Phantom): { rois: Record<string, unknown>[] } {
   const l3 = blockByName(p, 'L3');
   return {
     rois: [
-      ...['L1', 'L2', 'L3', 'L4'].map((l) => {
-        const b = blockByName(p, l);
-        const [cx, cy] = [(b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2];
-        return {
-          label: l,
-          shape: 'ellipse',
-          points: [
-            [cx - 18, cy],
-            [cx + 18, cy],
-            [cx, cy - 4],
-            [cx, cy + 4],
-          ],
-          sopInstanceUID: sop,
-        };
-      }),
+      ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
+        label: l,
+        shape: 'ellipse',
+        points: ellipseIn(blockByName(p, l), 18, 4),
+        sopInstanceUID: sop,
+      })),
       {
         label: 'CSF',
         level: 'L3',

@@ -16,9 +16,9 @@ import type { OutboxOutcome } from '../../src/writeback/outbox-worker.js';
 import { createFhirWriteback, type FhirWriteback } from '../../src/writeback/setup.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';
 import { findOrthanc, startOrthanc, type OrthancHandle } from '../helpers/orthanc.js';
-import { blockByName, ellipseIn, makePhantom, type Phantom } from '../helpers/phantom.js';
+import { makePhantom, type Phantom } from '../helpers/phantom.js';
 import { storeBackends } from '../helpers/store.js';
-import { buildViewerSr } from '../imaging/ohif-sr.js';
+import { buildViewerSr, lumbarViewerRois } from '../imaging/ohif-sr.js';
 import { startImagingService, type ImagingService } from './harness.js';
 
 const PID_SYSTEM = 'urn:dicom:patient-id';
@@ -36,34 +36,8 @@ interface StudyAnswer {
 /** A phantom study and the viewer's ROI report for it (L1-L4 ellipses, CSF at L3). */
 async function studyWithSr(uidRoot: string): Promise<{ p: Phantom; sr: Buffer; srUid: string }> {
   const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, seed: 7, uidRoot });
-  const sop = p.sopInstanceUIDs[p.midSlice]!;
-  const c = blockByName(p, 'CSF');
-  const l3 = blockByName(p, 'L3');
   const srUid = `${uidRoot}.9.1`;
-  const sr = buildViewerSr(
-    p,
-    [
-      ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
-        label: l,
-        shape: 'ellipse' as const,
-        points: ellipseIn(blockByName(p, l), 18, 4),
-        sopInstanceUID: sop,
-      })),
-      {
-        label: 'CSF L3',
-        shape: 'polyline' as const,
-        points: [
-          [c.x0 + 2, l3.y0 + 2],
-          [c.x1 - 2, l3.y0 + 2],
-          [c.x1 - 2, l3.y1 - 2],
-          [c.x0 + 2, l3.y1 - 2],
-          [c.x0 + 2, l3.y0 + 2],
-        ] as [number, number][],
-        sopInstanceUID: sop,
-      },
-    ],
-    srUid,
-  );
+  const sr = buildViewerSr(p, lumbarViewerRois(p), srUid);
   return { p, sr, srUid };
 }
 

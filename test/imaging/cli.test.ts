@@ -9,9 +9,9 @@ import type { Bundle, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedFhirServer } from '../../src/fhir/embedded/index.js';
 import { main } from '../../src/imaging/cli.js';
-import { blockByName, ellipseIn, makePhantom } from '../helpers/phantom.js';
+import { lumbarRois, makePhantom } from '../helpers/phantom.js';
 import type { Phantom, PhantomOptions } from '../helpers/phantom.js';
-import { buildViewerSr } from './ohif-sr.js';
+import { buildViewerSr, lumbarViewerRois } from './ohif-sr.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
@@ -27,29 +27,7 @@ function run(argv: string[], env: Record<string, string | undefined> = {}) {
 }
 
 function roiJson(p: Phantom): object {
-  const sop = p.sopInstanceUIDs[p.midSlice]!;
-  const c = blockByName(p, 'CSF');
-  const l3 = blockByName(p, 'L3');
-  return {
-    rois: [
-      ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
-        label: l,
-        shape: 'ellipse',
-        points: ellipseIn(blockByName(p, l), 18, 4),
-        sopInstanceUID: sop,
-      })),
-      {
-        label: 'CSF',
-        level: 'L3',
-        shape: 'rectangle',
-        points: [
-          [c.x0 + 2, l3.y0 + 2],
-          [c.x1 - 2, l3.y1 - 2],
-        ],
-        sopInstanceUID: sop,
-      },
-    ],
-  };
+  return lumbarRois(p);
 }
 
 /** Writes a phantom series and its ROI JSON into a fresh temp dir. */
@@ -143,33 +121,8 @@ describe('vbq CLI (in process)', () => {
 
   it('reads ROIs from a viewer SR and shows progress on a large series', async () => {
     const { series, dir, p } = await studyDir({ slices: 24, width: 64, height: 64 });
-    const sop = p.sopInstanceUIDs[p.midSlice]!;
     const sr = join(dir, 'rois-sr.dcm');
-    const c = blockByName(p, 'CSF');
-    const l3 = blockByName(p, 'L3');
-    writeFileSync(
-      sr,
-      buildViewerSr(p, [
-        ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
-          label: l,
-          shape: 'ellipse' as const,
-          points: ellipseIn(blockByName(p, l), 8, 2),
-          sopInstanceUID: sop,
-        })),
-        {
-          label: 'CSF L3',
-          shape: 'polyline' as const,
-          points: [
-            [c.x0 + 1, l3.y0 + 2],
-            [c.x1 - 1, l3.y0 + 2],
-            [c.x1 - 1, l3.y1 - 2],
-            [c.x0 + 1, l3.y1 - 2],
-            [c.x0 + 1, l3.y0 + 2],
-          ] as [number, number][],
-          sopInstanceUID: sop,
-        },
-      ]),
-    );
+    writeFileSync(sr, buildViewerSr(p, lumbarViewerRois(p, 8, 2, 1)));
     // The SR may sit in the series folder too: it is recognised and not measured as an image.
     copyFileSync(sr, join(series, 'zz-sr.dcm'));
     const r = await run(['measure', series, '--sr', sr, '--json']);

@@ -19,9 +19,9 @@ import { measureStudy } from '../../src/imaging/vbq.js';
 import { DirectFhirWriter } from '../../src/imaging/writer.js';
 import { findOrthanc, startOrthanc } from '../helpers/orthanc.js';
 import type { OrthancHandle } from '../helpers/orthanc.js';
-import { blockByName, ellipseIn, makePhantom } from '../helpers/phantom.js';
+import { makePhantom } from '../helpers/phantom.js';
 import type { Phantom } from '../helpers/phantom.js';
-import { buildViewerSr } from './ohif-sr.js';
+import { buildViewerSr, lumbarViewerRois } from './ohif-sr.js';
 
 describe('multipart/related parsing', () => {
   it('splits parts, keeps binary payloads intact and accepts quoted boundaries', () => {
@@ -69,33 +69,7 @@ describe.skipIf(skipOrthanc)(title, () => {
     // JPEG 2000 frames under load. The service never asks the PACS to transcode (it retrieves instances as
     // stored and decodes them itself; JPEG 2000 decoding is tested in test/imaging).
     p = await makePhantom({ syntax: 'explicit', slices: 5, noise: 20, seed: 5, uidRoot: '2.25.4242' });
-    const sop = p.sopInstanceUIDs[p.midSlice]!;
-    const c = blockByName(p, 'CSF');
-    const l3 = blockByName(p, 'L3');
-    viewerSr = buildViewerSr(
-      p,
-      [
-        ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
-          label: l,
-          shape: 'ellipse' as const,
-          points: ellipseIn(blockByName(p, l), 18, 4),
-          sopInstanceUID: sop,
-        })),
-        {
-          label: 'CSF L3',
-          shape: 'polyline' as const,
-          points: [
-            [c.x0 + 2, l3.y0 + 2],
-            [c.x1 - 2, l3.y0 + 2],
-            [c.x1 - 2, l3.y1 - 2],
-            [c.x0 + 2, l3.y1 - 2],
-            [c.x0 + 2, l3.y0 + 2],
-          ] as [number, number][],
-          sopInstanceUID: sop,
-        },
-      ],
-      '2.25.4242.9.1',
-    );
+    viewerSr = buildViewerSr(p, lumbarViewerRois(p), '2.25.4242.9.1');
   });
   afterAll(async () => {
     await orthanc?.stop();

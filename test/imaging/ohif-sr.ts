@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs';
 import type { NaturalizedDataset } from 'dcmjs';
-import type { Phantom } from '../helpers/phantom.js';
+import { blockByName, ellipseIn, type Phantom } from '../helpers/phantom.js';
 
 export interface ViewerRoi {
   /** What a user typed as the annotation label, e.g. "L1", "CSF L3". */
@@ -82,4 +82,34 @@ export function buildViewerSr(
   const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds);
   return Buffer.from(dict.write());
+}
+
+/**
+ * The ROIs a radiologist would draw on a phantom's mid slice: an ellipse (semi-axes rx, ry) inside each of
+ * L1-L4 and a closed CSF polyline at L3, inset by `csfInsetX` pixels from the CSF block's sides.
+ */
+export function lumbarViewerRois(p: Phantom, rx = 18, ry = 4, csfInsetX = 2): ViewerRoi[] {
+  const sop = p.sopInstanceUIDs[p.midSlice]!;
+  const c = blockByName(p, 'CSF');
+  const l3 = blockByName(p, 'L3');
+  return [
+    ...['L1', 'L2', 'L3', 'L4'].map((l) => ({
+      label: l,
+      shape: 'ellipse' as const,
+      points: ellipseIn(blockByName(p, l), rx, ry),
+      sopInstanceUID: sop,
+    })),
+    {
+      label: 'CSF L3',
+      shape: 'polyline' as const,
+      points: [
+        [c.x0 + csfInsetX, l3.y0 + 2],
+        [c.x1 - csfInsetX, l3.y0 + 2],
+        [c.x1 - csfInsetX, l3.y1 - 2],
+        [c.x0 + csfInsetX, l3.y1 - 2],
+        [c.x0 + csfInsetX, l3.y0 + 2],
+      ] as [number, number][],
+      sopInstanceUID: sop,
+    },
+  ];
 }
