@@ -3,22 +3,18 @@
  */
 import type { CdsServiceModule, Evaluator } from './pipeline.js';
 
-/** The foundation's evaluator until the clinical logic is wired in: no advice. */
-const noAdvice: Evaluator = () => [];
-
 /** Prefetch keys whose absence degrades the advice but does not make it unsafe. */
 export const OPTIONAL_PREFETCH: ReadonlySet<string> = new Set(['vitaminD', 'imagingStudies']);
 
 export interface ServiceOptions {
-  evaluate?: Evaluator;
+  evaluate: Evaluator;
   /** Prefetch templates (generated from the knowledge base's code lists, see prefetchTemplates()). */
   prefetch: Record<string, string>;
   isRelevant?: CdsServiceModule['isRelevant'];
 }
 
 export function buildServices(options: ServiceOptions): CdsServiceModule[] {
-  const evaluate = options.evaluate ?? noAdvice;
-  const { prefetch } = options;
+  const { evaluate, prefetch } = options;
   // Keys needed for safe advice: without conditions we cannot see a confounder, without medications we
   // cannot see treatment, without orders we would repeat one. Such a key that cannot be had is a 412, never
   // silent advice. The vitamin D and imaging-study keys only refine the advice (a vitamin D test is suggested

@@ -28,7 +28,7 @@ describe('JWT matrix against the running service', () => {
     other = await startJwksServer(rs.jwks);
     svc = await startTestService({
       store: new Store(await openDb({ dataDir: 'memory://' })),
-      services: buildServices({ prefetch: shippedPrefetchTemplates() }),
+      services: buildServices({ evaluate: () => [], prefetch: shippedPrefetchTemplates() }),
       clients: [{ iss: rs.iss, jku: [jwksServer.url] } as CdsClientInput],
     });
     aud = svc.baseUrl + PATH;
