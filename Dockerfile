@@ -27,7 +27,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY cds-services ./cds-services
 COPY fhir-profiles/fsh-generated ./fhir-profiles/fsh-generated
-COPY src/fhir/demo-seed ./dist/src/fhir/demo-seed
+COPY src/demo/seed ./dist/src/demo/seed
 RUN mkdir -p "$DATA_DIR" && chown node:node "$DATA_DIR"
 USER node
 EXPOSE 3000

@@ -2,7 +2,7 @@
 // them) next to the compiled code.
 import fs from 'node:fs';
 
-fs.mkdirSync('dist/src/fhir/demo-seed', { recursive: true });
-for (const f of fs.readdirSync('src/fhir/demo-seed').filter((n) => n.endsWith('.json'))) {
-  fs.copyFileSync(`src/fhir/demo-seed/${f}`, `dist/src/fhir/demo-seed/${f}`);
+fs.mkdirSync('dist/src/demo/seed', { recursive: true });
+for (const f of fs.readdirSync('src/demo/seed').filter((n) => n.endsWith('.json'))) {
+  fs.copyFileSync(`src/demo/seed/${f}`, `dist/src/demo/seed/${f}`);
 }

@@ -4,7 +4,7 @@
  * orders are signed (each demo patient then shows the cards the README lists).
  */
 import path from 'node:path';
-import { DemoError, formatCard, runDemoOrderSign } from '../src/demo/ehr-simulator.js';
+import { DemoError, formatCard, runDemoOrderSign } from './ehr-simulator.js';
 
 const [patientId, cpt] = process.argv.slice(2);
 const port = process.env.PORT ?? '3000';

@@ -6,7 +6,7 @@ import express, { type Express, type Router } from 'express';
 import { createCdsRouter } from './cds/router.js';
 import type { HydrationOptions } from './cds/prefetch.js';
 import type { Config } from './config/config.js';
-import { AppError } from './http/errors.js';
+import { AppError } from './errors.js';
 import type { Logger } from './http/logger.js';
 import { createMetrics, metricsMiddleware, type Metrics } from './http/metrics.js';
 import { cors, errorHandler, requestContext, routeLabel } from './http/middleware.js';

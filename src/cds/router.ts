@@ -4,7 +4,7 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { currentLogger, type Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import { requireJson, routeLabel } from '../http/middleware.js';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, operationOutcome, type ErrorCode } from './errors.js';
+import { AppError, operationOutcome, type ErrorCode } from '../errors.js';
 import { runWithLogger, type Logger } from './logger.js';
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,64}$/;

@@ -8,7 +8,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import multer from 'multer';
 import type { OperationOutcome } from 'fhir/r4.js';
 import type { Authenticator } from '../app.js';
-import { AppError, ERROR_CODE_SYSTEM } from '../http/errors.js';
+import { AppError, ERROR_CODE_SYSTEM } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import type { Store } from '../store/store.js';
 import { dicomSrDedupeKey, dicomSrPayload, DICOM_SR_OUTBOX_KIND } from '../writeback/dicom-sr.js';

@@ -4,7 +4,7 @@ import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { parseDicom } from './dicom.js';
 import { buildObservation } from './observations.js';
 import { parseRoiJson, readRoisFromSr } from './roi.js';

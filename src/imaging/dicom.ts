@@ -1,7 +1,7 @@
 import dcmjs from 'dcmjs';
 import type { NaturalizedDataset } from 'dcmjs';
 import codecs from 'dcmjs-codecs';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 
 /** Why a file could not be read; stable, for logs and tests (the HTTP code is always `invalid-dicom`). */
 export type DicomReadFailure =

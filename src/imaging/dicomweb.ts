@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { parseDicom, seq, str } from './dicom.js';
 import { readRoisFromSr } from './roi.js';
 import type { RoiInput } from './roi.js';

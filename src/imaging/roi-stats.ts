@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import type { Point, RoiShape } from './roi.js';
 
 /** Statistics of the pixels whose centres lie inside an ROI (values after modality rescale). */

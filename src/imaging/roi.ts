@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NaturalizedDataset } from 'dcmjs';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { num, seq, str, strs } from './dicom.js';
 import vertebraCodes from './vertebra-codes.json' with { type: 'json' };
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { ACQUISITION_RULES, assessMrImage, assessRegion, sequenceLabel } from './acquisition.js';
 import type { Refusal, Region } from './acquisition.js';
 import { decodeFrame, parseDicom } from './dicom.js';

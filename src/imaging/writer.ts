@@ -1,5 +1,5 @@
 import type { Bundle, Observation, Patient } from 'fhir/r4.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { ifNoneExist } from './observations.js';
 
 export interface WriteOutcome {

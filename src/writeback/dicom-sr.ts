@@ -4,7 +4,7 @@
  * outbox dedupe key (its SOPInstanceUID) keeps a re-run from queueing or storing a second copy.
  */
 import { z } from 'zod';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { storeInstances } from '../imaging/dicomweb.js';
 import { WriteError } from './observation-writer.js';
 import type { OutboxHandler } from './outbox-worker.js';

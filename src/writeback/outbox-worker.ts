@@ -6,7 +6,7 @@
  * stopped; the write itself is a conditional create, so even a lease that ran out cannot duplicate.
  */
 import type { Observation } from 'fhir/r4.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import type { OutboxItem, Store } from '../store/store.js';
 import {

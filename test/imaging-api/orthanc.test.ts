@@ -5,7 +5,7 @@
  */
 import type { Bundle, Observation, OperationOutcome, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
 import type { SrWriteEntry, WriteEntry } from '../../src/imaging/api.js';
 import { retrieveSeries, searchSeries, storeInstances } from '../../src/imaging/dicomweb.js';

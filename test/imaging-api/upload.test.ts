@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Observation, OperationOutcome, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
 import { REFUSAL_REASON_SYSTEM } from '../../src/imaging/api.js';
 import type { WriteEntry } from '../../src/imaging/api.js';

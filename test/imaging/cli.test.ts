@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import express from 'express';
 import type { Bundle, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedFhirServer } from '../../src/fhir/embedded/index.js';
+import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/index.js';
 import { main } from '../../src/imaging/cli.js';
 import { lumbarRois, makePhantom } from '../helpers/phantom.js';
 import type { Phantom, PhantomOptions } from '../helpers/phantom.js';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Bundle } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedFhirServer } from '../../src/fhir/embedded/index.js';
+import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/index.js';
 import {
   fetchStudyFromDicomweb,
   parseMultipart,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import { rasterize, roiStats, statsOf } from '../../src/imaging/roi-stats.js';
 import { prng } from '../helpers/phantom.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import { parseDicom } from '../../src/imaging/dicom.js';
 import { seededUidGenerator } from '../../src/imaging/dicomweb.js';
 import { parseLabel, parseRoiJson, readRoisFromSr } from '../../src/imaging/roi.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import { DicomReadError, parseDicom } from '../../src/imaging/dicom.js';
 import { parseRoiJson } from '../../src/imaging/roi.js';
 import { measureSeries } from '../../src/imaging/vbq.js';

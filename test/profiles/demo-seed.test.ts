@@ -3,8 +3,8 @@
  * record must conform: a bone-quality Observation in the seed is held to the same profile imaging writes.
  */
 import { describe, expect, it } from 'vitest';
-import { demoPatients, readDemoSeed } from '../../src/fhir/demo-seed/index.js';
-import { getProfileValidator } from '../../src/fhir/validation.js';
+import { demoPatients, readDemoSeed } from '../../src/demo/seed/index.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 
 describe('demo seed conformance', () => {
   const validator = getProfileValidator();

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { suggestedOrder, type SuggestedOrderKind } from '../../src/cards/service-requests.js';
-import { createProfileValidator, type ProfileValidator } from '../../src/fhir/validation.js';
+import { createProfileValidator, type ProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { buildObservation } from '../../src/imaging/observations.js';
 import type { LevelValue, MeasurementResult, Metric } from '../../src/imaging/vbq.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { getProfileValidator } from '../../src/fhir/validation.js';
-import { canonicalUrl, TerminologyIndex } from '../../src/fhir/validation-terminology.js';
+import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
+import { canonicalUrl, TerminologyIndex } from '../../src/demo/profile-validator/terminology.js';
 import { prefixRegex, readCodeLists } from '../../scripts/build-profiles.js';
 
 const BASE = 'https://spine-bone-health-cds.org/fhir';

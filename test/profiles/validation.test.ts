@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import {
   createProfileValidator,
   defaultResourcesDir,
   readResourcesDir,
   type ProfileValidator,
-} from '../../src/fhir/validation.js';
+} from '../../src/demo/profile-validator/validator.js';
 
 const BASE = 'https://spine-bone-health-cds.org/fhir';
 const BQ = `${BASE}/CodeSystem/bone-quality`;

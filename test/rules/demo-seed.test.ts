@@ -1,7 +1,7 @@
 /** Every demo patient gets the cards docs/demo-patients.md promises, and its Bundle is valid R4. */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { demoPatients, readDemoSeed } from '../../src/fhir/demo-seed/index.js';
+import { demoPatients, readDemoSeed } from '../../src/demo/seed/index.js';
 import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
 import { createEvaluator } from '../../src/rules/index.js';
 import { r4Problems } from '../helpers/card-spec.js';

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Bundle } from 'fhir/r4.js';
-import { createEmbeddedFhirServer } from '../../src/fhir/embedded/server.js';
+import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/server.js';
 
 export interface GuardedFhirServer {
   baseUrl: string;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/http/logger.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';

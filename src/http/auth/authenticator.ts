@@ -4,7 +4,7 @@
  * precise reason goes only to a debug log line as a stable code (never the token).
  */
 import { compactVerify } from 'jose';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import {
   BASELINE_ALGORITHMS,
   normaliseJwksUrl,

@@ -15,8 +15,8 @@ import type {
   Resource as MedplumResource,
 } from '@medplum/fhirtypes';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4.js';
-import type { ErrorCode } from '../../http/errors.js';
-import { ERRORS, operationOutcome } from '../../http/errors.js';
+import type { ErrorCode } from '../../errors.js';
+import { ERRORS, operationOutcome } from '../../errors.js';
 import { buildCapabilityStatement } from './capability.js';
 import type { EmbeddedRepositoryOptions } from './repository.js';
 import { EmbeddedFhirRepository } from './repository.js';

@@ -20,7 +20,7 @@ import {
 } from '@medplum/core';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import type { Resource as R4Resource } from 'fhir/r4.js';
-import { AppError, operationOutcome } from '../../http/errors.js';
+import { AppError, operationOutcome } from '../../errors.js';
 import {
   compareSortKeys,
   isNumericFilter,
@@ -32,7 +32,7 @@ import { ensureFhirSchemaLoaded } from './schema.js';
 
 /**
  * One finding of a write validator. Both OperationOutcome-issue style (`diagnostics`, `expression`) and
- * the project validator's style (`message`, `path`, see src/fhir/validation.ts) are accepted. Only
+ * the project validator's style (`message`, `path`, see src/demo/profile-validator/validator.ts) are accepted. Only
  * fatal/error findings reject the write.
  */
 export interface ValidationIssue {

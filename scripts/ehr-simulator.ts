@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FhirResource } from 'fhir/r4.js';
-import { renderTemplate } from '../cds/prefetch.js';
-import type { CdsCard, CdsServiceDefinition } from '../cds/types.js';
-import { demoPatients, readDemoSeed } from '../fhir/demo-seed/index.js';
-import { signDemoJwt } from './demo-client.js';
+import { renderTemplate } from '../src/cds/prefetch.js';
+import type { CdsCard, CdsServiceDefinition } from '../src/cds/types.js';
+import { demoPatients, readDemoSeed } from '../src/demo/seed/index.js';
+import { signDemoJwt } from '../src/demo/demo-client.js';
 
 export const DEMO_SERVICE = 'spine-surgery-bone-health';
 

