@@ -3,14 +3,15 @@
  * app in-process on a free port and src/index.ts owns the process.
  */
 import express, { type Express, type Router } from 'express';
-import { createCdsRouter } from './cds/router.js';
 import type { HydrationOptions } from './cds/prefetch.js';
+import { createCdsRouter, type FeedbackSink } from './cds/router.js';
 import type { Config } from './config/config.js';
 import { AppError } from './errors.js';
 import type { Logger } from './http/logger.js';
 import { createMetrics, metricsMiddleware, type Metrics } from './http/metrics.js';
 import { cors, errorHandler, requestContext, routeLabel } from './http/middleware.js';
-import type { CdsServiceModule } from './services/pipeline.js';
+import { createHookPipeline, type AuditSink, type CardClaims } from './services/pipeline.js';
+import type { CdsService } from './services/service.js';
 import type { Store } from './store/store.js';
 
 /** Verifies a request's bearer JWT for the path called; throws AppError('unauthorized') on any failure. */
@@ -22,8 +23,12 @@ export interface AppDeps {
   config: Pick<Config, 'maxRequestBytes' | 'fhirTimeoutMs'>;
   logger: Logger;
   store: Store;
-  services: CdsServiceModule[];
+  services: CdsService[];
   authenticator: Authenticator;
+  /** Cross-hook card claims; defaults to the store (shared by replicas). */
+  cardClaims?: CardClaims;
+  /** Where audit rows go; defaults to a direct store write off the response path. */
+  audit?: AuditSink;
   metrics?: Metrics;
   now?: () => Date;
   /** Extra readiness checks (e.g. knowledge base loaded); each throws or returns false when not ready. */
@@ -73,16 +78,43 @@ export function createApp(deps: AppDeps): Express {
     res.locals.client = await deps.authenticator.authenticate(req.header('authorization'), path);
     next();
   });
+  const audit: AuditSink = deps.audit ?? {
+    record: (row) => {
+      deps.store
+        .recordAudit(row)
+        .catch((e: unknown) =>
+          deps.logger.error({ err: { message: (e as Error).message } }, 'audit write failed'),
+        );
+    },
+  };
+  const feedback: FeedbackSink = {
+    save: (serviceId, entries, client) =>
+      deps.store.saveFeedback(
+        entries.map((f) => ({
+          serviceId,
+          cardUuid: f.card,
+          outcome: f.outcome,
+          acceptedSuggestions: f.acceptedSuggestions?.map((s) => s.id),
+          overrideReason: f.overrideReason,
+          outcomeTimestamp: new Date(f.outcomeTimestamp).toISOString(),
+          clientIss: client.iss,
+        })),
+      ),
+  };
   app.use(
     createCdsRouter({
-      services: deps.services,
-      store: deps.store,
+      endpoints: createHookPipeline(deps.services, {
+        cardClaims: deps.cardClaims ?? deps.store,
+        audit,
+        logger: deps.logger,
+        metrics,
+        fhirTimeoutMs: deps.config.fhirTimeoutMs,
+        now,
+        clientFactory: deps.clientFactory,
+      }),
+      feedback,
       logger: deps.logger,
-      metrics,
       maxRequestBytes: deps.config.maxRequestBytes,
-      fhirTimeoutMs: deps.config.fhirTimeoutMs,
-      now,
-      clientFactory: deps.clientFactory,
     }),
   );
   for (const mount of deps.mounts ?? []) {

@@ -5,23 +5,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Bundle } from 'fhir/r4.js';
 import type { Router } from 'express';
 import { createApp } from './app.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
-import { demoClient } from './demo/demo-client.js';
-import { createEmbeddedFhirServer } from './demo/fhir-server/server.js';
 import { createImagingRouter } from './imaging/api.js';
-import { demoPatients, readDemoSeed } from './demo/seed/index.js';
-import { getProfileValidator } from './demo/profile-validator/validator.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
 import type { Logger } from './http/logger.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
-import { loadKnowledgeBase, prefetchTemplates, type KnowledgeBase } from './knowledge/index.js';
-import { createEvaluator, createRelevanceCheck } from './rules/index.js';
-import { buildServices } from './services/definitions.js';
+import { loadKnowledgeBase, type KnowledgeBase } from './knowledge/index.js';
+import { createServices } from './services/index.js';
+import { createAuditQueue } from './store/audit-queue.js';
 import { openDb } from './store/db.js';
+import { createMemoryState } from './store/memory-state.js';
 import { Store } from './store/store.js';
 import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from './writeback/dicom-sr.js';
 import { createFhirWriteback } from './writeback/setup.js';
@@ -35,15 +31,6 @@ export function projectRoot(): string {
     dir = parent;
   }
   return dir;
-}
-
-/** The demo patients' records as the demo FHIR server holds them (synthetic data only). */
-export function loadDemoSeed(): Bundle[] {
-  return demoPatients().map((p) => ({
-    resourceType: 'Bundle',
-    type: 'collection',
-    entry: readDemoSeed(p.id).stored.map((resource) => ({ resource })),
-  }));
 }
 
 export interface Runtime {
@@ -70,21 +57,32 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     overridesFile: config.knowledgeOverridesFile,
   });
   const clients: CdsClientInput[] = config.cdsClientsFile ? loadClientsFile(config.cdsClientsFile) : [];
-  if (config.demo) clients.push(await demoClient(config.dataDir));
+  // Demo pieces (embedded FHIR server, Medplum, profile validator) are loaded only in demo mode.
+  const demo = config.demo
+    ? await (
+        await import('./demo/index.js')
+      ).startDemo({
+        dataDir: config.dataDir,
+        publicBaseUrl: config.publicBaseUrl,
+        logger,
+      })
+    : undefined;
+  if (demo) clients.push(demo.client);
 
   const store = new Store(await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const metrics = createMetrics();
+  // Replicas share PostgreSQL, so the replay cache and card claims must live there. The embedded database
+  // is one process by construction: in memory they cost no round trip per call.
+  const memory = config.databaseUrl === undefined ? createMemoryState({ now }) : undefined;
+  const shared = memory ?? store;
   const authenticator = createClientAuthenticator({
     clients,
     publicBaseUrl: config.publicBaseUrl,
-    replayGuard: { claim: (iss, jti, expiresAt) => store.claimJti(iss, jti, expiresAt) },
+    replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
     logger,
   });
-  const services = buildServices({
-    prefetch: prefetchTemplates(kb),
-    evaluate: createEvaluator(kb),
-    isRelevant: createRelevanceCheck(kb),
-  });
+  const services = createServices(kb);
+  const audit = createAuditQueue(store, logger);
 
   // Durable write-back of measured Observations (and of the computed SR to the PACS), when configured.
   const writeback = config.fhirWrite
@@ -118,19 +116,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     },
     ...(options.mounts ?? []),
   ];
-  if (config.demo) {
-    // Writes are validated against our profiles and base R4, as a hospital server would.
-    const validator = getProfileValidator();
-    const fhir = await createEmbeddedFhirServer({
-      seed: loadDemoSeed(),
-      validate: (r) => validator.validate(r),
-    });
-    mounts.push({ path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' });
-    logger.info(
-      { demoFhir: `${config.publicBaseUrl}/demo-fhir` },
-      'demo mode: embedded FHIR server and demo client enabled',
-    );
-  }
+  mounts.push(...(demo?.mounts ?? []));
 
   const app = createApp({
     config,
@@ -138,6 +124,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     store,
     services,
     authenticator,
+    cardClaims: shared,
+    audit,
     metrics,
     now,
     readinessChecks: { knowledgeBase: () => kb.cutoffs.length > 0 },
@@ -163,6 +151,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       clearInterval(purge);
       // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
       await writeback?.stop();
+      await audit.close();
+      memory?.close();
       await store.close();
     },
   };

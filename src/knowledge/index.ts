@@ -1,5 +1,4 @@
 export { loadKnowledgeBase, KnowledgeBaseError, KNOWLEDGE_FILES } from './load.js';
 export type { KnowledgeBase, CodeList, LoadKnowledgeBaseOptions } from './load.js';
-export { prefetchTemplates } from './prefetch.js';
 export * from './codes.js';
 export * from './schema.js';

@@ -1,40 +1,153 @@
 /**
- * The hook pipeline contract: hydrate -> extract facts -> rules -> cards. The HTTP layer (src/cds) does
- * hydration and calls a service's `evaluate`; everything after hydration is pure and synchronous, so the
- * clinical logic plugs in without touching HTTP and is table-tested without a server.
+ * THE hook pipeline, in one place: validate -> plan from the request alone (relevant orders found once)
+ * -> hydrate the prefetch -> 412 when a required key cannot be had -> evaluate -> cross-hook dedupe ->
+ * audit. The router (src/cds/router.ts) only adapts HTTP to it. The clock is read once per call.
  */
-import type {
-  CdsCard,
-  CdsServiceDefinition,
-  HookName,
-  HookRequest,
-  HydratedPrefetch,
-  OrderSelectContext,
-  OrderSignContext,
-} from '../cds/types.js';
+import { hydratePrefetch, type HydrationOptions } from '../cds/prefetch.js';
+import { describeIssues, type HookEndpoint, type RequestClient } from '../cds/router.js';
+import type { CdsCard, HookRequest } from '../cds/types.js';
+import { AppError } from '../errors.js';
+import { currentLogger, type Logger } from '../http/logger.js';
+import type { Metrics } from '../http/metrics.js';
+import type { AuditRow } from '../store/store.js';
+import type { CdsService } from './service.js';
 
-export interface EvaluationInput {
-  hook: HookName;
-  hookInstance: string;
-  context: OrderSignContext | OrderSelectContext;
-  /** Every prefetch key the service declared, hydrated: a resource (usually a searchset Bundle) or null. */
-  prefetch: HydratedPrefetch;
-  /** Injected clock: the only notion of "now" the logic may use. */
-  now: Date;
+/** How long card ids are remembered per hookInstance for cross-hook deduplication. */
+const CARD_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Cross-hook card deduplication (in memory on a single instance, in the database for replicas). */
+export interface CardClaims {
+  /** Records the cards `hook` shows; resolves the uuids a *different* hook of the instance already showed. */
+  claimCards(hookInstance: string, hook: string, cardUuids: string[], expiresAt: Date): Promise<Set<string>>;
 }
 
-/** Pure: facts in, cards out. Must not throw for any well-formed FHIR content. */
-export type Evaluator = (input: EvaluationInput) => CdsCard[];
+/** Where audit rows go: off the request path, written in batches. */
+export interface AuditSink {
+  record(row: AuditRow): void;
+}
 
-/** One CDS service: its discovery definition and its evaluator, registered in one place. */
-export interface CdsServiceModule {
-  definition: CdsServiceDefinition & { prefetch: Record<string, string> };
-  /** Prefetch keys without which the service cannot give safe advice (412 when unobtainable). */
-  requiredPrefetch: readonly string[];
-  /**
-   * Cheap pre-check on the request alone (no FHIR reads): false answers `{"cards":[]}` at once, e.g. when no
-   * draft order is a spine-surgery order.
-   */
-  isRelevant?: (request: HookRequest) => boolean;
-  evaluate: Evaluator;
+export interface HookPipelineDeps {
+  cardClaims: CardClaims;
+  audit: AuditSink;
+  logger: Logger;
+  metrics: Metrics;
+  fhirTimeoutMs: number;
+  now: () => Date;
+  clientFactory?: HydrationOptions['clientFactory'];
+}
+
+interface Outcome {
+  outcome: 'cards' | 'no-cards' | 'not-triggered';
+  cards: CdsCard[];
+  suppressed: number;
+  fetched: number;
+}
+
+/** Builds the HTTP-facing endpoint of each service around the one pipeline. */
+export function createHookPipeline(services: CdsService[], deps: HookPipelineDeps): HookEndpoint[] {
+  return services.map((service) => ({
+    definition: service.definition,
+    handle: (body, client) => run(service, body, client, deps),
+  }));
+}
+
+async function run(
+  service: CdsService,
+  body: unknown,
+  client: RequestClient,
+  deps: HookPipelineDeps,
+): Promise<CdsCard[]> {
+  const parsed = service.requestSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new AppError(
+      'invalid-request',
+      `Invalid ${service.definition.hook} request`,
+      describeIssues(parsed.error),
+    );
+  }
+  const request = parsed.data as HookRequest;
+  const started = process.hrtime.bigint();
+  const now = deps.now();
+  const log = currentLogger(deps.logger);
+  let result: Outcome | undefined;
+  let errorCode: string | undefined;
+  try {
+    result = await evaluate(service, request, now, deps, log);
+    for (const card of result.cards)
+      deps.metrics.cards.inc({ service: service.definition.id, indicator: card.indicator });
+    return result.cards;
+  } catch (err) {
+    errorCode = err instanceof AppError ? err.code : 'error';
+    throw err;
+  } finally {
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const outcome = result?.outcome ?? errorCode ?? 'error';
+    const cardIds = (result?.cards ?? []).flatMap((c) => (c.uuid ? [c.uuid] : []));
+    deps.audit.record({
+      at: now,
+      serviceId: service.definition.id,
+      hookInstance: request.hookInstance,
+      clientIss: client.iss,
+      patientId: request.context.patientId,
+      outcome,
+      cardIds,
+      durationMs,
+    });
+    // One line per hook call, never patient data: the patient id stays in the audit table.
+    log.info(
+      {
+        cdsService: service.definition.id,
+        hookInstance: request.hookInstance,
+        client: client.iss,
+        outcome,
+        cards: cardIds.length,
+        ...(result ? { fetched: result.fetched, suppressed: result.suppressed } : {}),
+        durationMs: Math.round(durationMs * 10) / 10,
+      },
+      'hook call',
+    );
+  }
+}
+
+async function evaluate(
+  service: CdsService,
+  request: HookRequest,
+  now: Date,
+  deps: HookPipelineDeps,
+  log: Logger,
+): Promise<Outcome> {
+  const evaluation = service.plan(request);
+  if (evaluation === undefined) return { outcome: 'not-triggered', cards: [], suppressed: 0, fetched: 0 };
+  const hydration = await hydratePrefetch(request, service.definition.prefetch, {
+    timeoutMs: deps.fhirTimeoutMs,
+    clientFactory: deps.clientFactory,
+    onFetch: (key, outcome, seconds) => deps.metrics.fhirFetchDuration.observe({ key, outcome }, seconds),
+  });
+  const needed = hydration.failures.filter((f) => service.requiredPrefetch.includes(f.key));
+  if (needed.length > 0) {
+    log.warn({ cdsService: service.definition.id, keys: needed.map((f) => f.key) }, 'prefetch unavailable');
+    throw new AppError(
+      'prefetch-unavailable',
+      `Prefetch data the service needs could not be obtained: ${needed.map((f) => f.key).join(', ')}`,
+      needed.map((f) => `${f.key}: ${f.reason}`),
+    );
+  }
+  const cards = evaluation({ prefetch: hydration.prefetch, now });
+  const fetched = hydration.fetched.length;
+  const uuids = cards.flatMap((c) => (c.uuid ? [c.uuid] : []));
+  // A claim matters only when there is a card another hook of the same instance could have shown.
+  if (uuids.length === 0) return { outcome: 'no-cards', cards: [], suppressed: 0, fetched };
+  const suppressed = await deps.cardClaims.claimCards(
+    request.hookInstance,
+    request.hook,
+    uuids,
+    new Date(now.getTime() + CARD_DEDUP_TTL_MS),
+  );
+  const shown = suppressed.size === 0 ? cards : cards.filter((c) => !c.uuid || !suppressed.has(c.uuid));
+  return {
+    outcome: shown.length > 0 ? 'cards' : 'no-cards',
+    cards: shown,
+    suppressed: suppressed.size,
+    fetched,
+  };
 }

@@ -3,7 +3,7 @@
  * deduplication and the write-back outbox. All SQL lives here; callers get typed operations.
  */
 import { createHash } from 'node:crypto';
-import type { Db } from './db.js';
+import type { Db, SqlParam } from './db.js';
 
 export interface FeedbackRow {
   serviceId: string;
@@ -106,10 +106,16 @@ export class Store {
   }
 
   async recordAudit(row: AuditRow): Promise<void> {
-    await this.db.query(
-      `INSERT INTO audit (at, service_id, hook_instance, client_iss, patient_id, outcome, card_ids, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
+    await this.recordAudits([row]);
+  }
+
+  /** Inserts audit rows in one statement (the audit queue writes its batches through this). */
+  async recordAudits(rows: AuditRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const params: SqlParam[] = [];
+    const values = rows.map((row) => {
+      const base = params.length;
+      params.push(
         row.at,
         row.serviceId,
         row.hookInstance,
@@ -118,7 +124,13 @@ export class Store {
         row.outcome,
         JSON.stringify(row.cardIds),
         Math.round(row.durationMs),
-      ],
+      );
+      return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
+    });
+    await this.db.query(
+      `INSERT INTO audit (at, service_id, hook_instance, client_iss, patient_id, outcome, card_ids, duration_ms)
+       VALUES ${values.join(', ')}`,
+      params,
     );
   }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Bundle, Condition, FhirResource, Observation, OperationOutcome, Patient } from 'fhir/r4.js';
 import { renderTemplate } from '../../src/cds/prefetch.js';
 import type { HydratedPrefetch } from '../../src/cds/types.js';
-import { buildServices } from '../../src/services/definitions.js';
+import { standInServices } from '../helpers/services.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';
@@ -79,12 +79,9 @@ describe('prefetch hydration', () => {
     fhir = await startFhirServer({ seed: [seed()], maxPageSize: 10 });
     svc = await startTestService({
       store: new Store(await openDb({ dataDir: 'memory://' })),
-      services: buildServices({
-        prefetch: shippedPrefetchTemplates(),
-        evaluate: (input) => {
-          seen = input.prefetch;
-          return [];
-        },
+      services: standInServices((input) => {
+        seen = input.prefetch;
+        return [];
       }),
       fhirTimeoutMs: 400,
     });

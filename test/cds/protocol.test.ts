@@ -4,10 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationOutcome } from 'fhir/r4.js';
-import { buildServices } from '../../src/services/definitions.js';
-import type { CdsServiceModule } from '../../src/services/pipeline.js';
+import type { CdsService } from '../../src/services/service.js';
+import { standInServices } from '../helpers/services.js';
 import type { CdsCard } from '../../src/cds/types.js';
-import { shippedPrefetchTemplates } from '../helpers/knowledge.js';
 import { orderSelectRequest, orderSignRequest } from '../helpers/requests.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { storeBackends } from '../helpers/store.js';
@@ -27,19 +26,19 @@ const fixedCard: CdsCard = {
 };
 
 /** Services whose evaluator returns one fixed card, and one that throws (for the error-path checks). */
-function testServices(): CdsServiceModule[] {
-  const [sign, select] = buildServices({ evaluate: () => [fixedCard], prefetch: shippedPrefetchTemplates() });
-  const broken: CdsServiceModule = {
+function testServices(): CdsService[] {
+  const [sign, select] = standInServices(() => [fixedCard]);
+  const broken: CdsService = {
     ...sign!,
     definition: { ...sign!.definition, id: 'broken' },
-    evaluate: () => {
+    plan: () => () => {
       throw new Error('boom with secret patient detail');
     },
   };
-  const silent: CdsServiceModule = {
+  const silent: CdsService = {
     ...sign!,
     definition: { ...sign!.definition, id: 'silent' },
-    evaluate: () => [],
+    plan: () => () => [],
   };
   return [sign!, select!, broken, silent];
 }
@@ -378,6 +377,7 @@ for (const backend of storeBackends()) {
       it('each hook call leaves an audit row (service, hookInstance, client iss, patient, outcome, cards, duration)', async () => {
         const req = orderSignRequest('audit-patient');
         await svc.post(SIGN, req);
+        await svc.flushAudit();
         const rows = await svc.store.listAudit(req.hookInstance as string);
         expect(rows).toHaveLength(1);
         expect(rows[0]).toMatchObject({

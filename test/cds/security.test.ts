@@ -4,12 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CdsClientInput } from '../../src/config/clients.js';
-import { buildServices } from '../../src/services/definitions.js';
+import { standInServices } from '../helpers/services.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
 import { startJwksServer, type JwksServer } from '../helpers/jwks-server.js';
 import { createTestClient, hmacWithPublicKey, unsecuredToken, type TestClient } from '../helpers/jwt.js';
-import { shippedPrefetchTemplates } from '../helpers/knowledge.js';
 import { orderSignRequest } from '../helpers/requests.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -28,7 +27,7 @@ describe('JWT matrix against the running service', () => {
     other = await startJwksServer(rs.jwks);
     svc = await startTestService({
       store: new Store(await openDb({ dataDir: 'memory://' })),
-      services: buildServices({ evaluate: () => [], prefetch: shippedPrefetchTemplates() }),
+      services: standInServices(() => []),
       clients: [{ iss: rs.iss, jku: [jwksServer.url] } as CdsClientInput],
     });
     aud = svc.baseUrl + PATH;

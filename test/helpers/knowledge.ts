@@ -1,6 +1,7 @@
 /** The shipped knowledge base, loaded once per test file. */
 import path from 'node:path';
-import { loadKnowledgeBase, prefetchTemplates, type KnowledgeBase } from '../../src/knowledge/index.js';
+import { loadKnowledgeBase, type KnowledgeBase } from '../../src/knowledge/index.js';
+import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
 
 let cached: KnowledgeBase | undefined;
 

@@ -9,7 +9,8 @@ import { createApp, type AppDeps } from '../../src/app.js';
 import type { CdsClientInput } from '../../src/config/clients.js';
 import { createClientAuthenticator } from '../../src/http/auth/authenticator.js';
 import { createLogger } from '../../src/http/logger.js';
-import type { CdsServiceModule } from '../../src/services/pipeline.js';
+import type { CdsService } from '../../src/services/service.js';
+import { createAuditQueue } from '../../src/store/audit-queue.js';
 import type { Store } from '../../src/store/store.js';
 import { createTestClient, type TestClient } from './jwt.js';
 
@@ -26,6 +27,8 @@ export interface TestService {
     init?: { headers?: Record<string, string>; token?: string | null },
   ): Promise<Response>;
   get(path: string, init?: { token?: string | null }): Promise<Response>;
+  /** Writes the queued audit rows now (they are written off the request path). */
+  flushAudit(): Promise<void>;
   /** A valid token for `path`. */
   token(path: string): Promise<string>;
   close(): Promise<void>;
@@ -33,7 +36,7 @@ export interface TestService {
 
 export interface TestServiceOptions {
   store: Store;
-  services: CdsServiceModule[];
+  services: CdsService[];
   /** Extra trusted clients besides the default ES384 test client. */
   clients?: CdsClientInput[];
   fhirTimeoutMs?: number;
@@ -62,6 +65,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     replayGuard: { claim: (iss, jti, exp) => options.store.claimJti(iss, jti, exp) },
     logger,
   });
+  const audit = createAuditQueue(options.store, logger, { flushMs: 20 });
   const app = createApp({
     config: {
       maxRequestBytes: options.maxRequestBytes ?? 5 * 1024 * 1024,
@@ -71,6 +75,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     store: options.store,
     services: options.services,
     authenticator,
+    audit,
     now: options.now,
     readinessChecks: options.readinessChecks,
     mounts: options.mounts,
@@ -88,6 +93,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     client,
     logs,
     token,
+    flushAudit: () => audit.flush(),
     async post(path, body, init = {}) {
       return fetch(baseUrl + path, {
         method: 'POST',
@@ -103,6 +109,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
       return fetch(baseUrl + path, { headers: await authHeader(path, init.token) });
     },
     async close() {
+      await audit.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

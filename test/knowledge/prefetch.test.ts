@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
+import { loadKnowledgeBase } from '../../src/knowledge/index.js';
+import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
 const templates = prefetchTemplates(kb);

@@ -2,13 +2,14 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoPatients, readDemoSeed } from '../../src/demo/seed/index.js';
-import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
-import { createEvaluator } from '../../src/rules/index.js';
+import { loadKnowledgeBase } from '../../src/knowledge/index.js';
+import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
+import { boneHealthEvaluator } from '../../src/services/bone-health.js';
 import { r4Problems } from '../helpers/card-spec.js';
 import { toEvaluationInput } from './scenario-harness.js';
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
-const evaluate = createEvaluator(kb);
+const evaluate = boneHealthEvaluator(kb);
 
 describe('demo seed', () => {
   const patients = demoPatients();

@@ -4,15 +4,16 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HookRequest } from '../../src/cds/types.js';
 import { cardUuid, fitSummary, uuidV5 } from '../../src/cards/index.js';
-import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
-import { createEvaluator, createRelevanceCheck } from '../../src/rules/index.js';
+import { loadKnowledgeBase } from '../../src/knowledge/index.js';
+import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
+import { boneHealthEvaluator, planBoneHealth } from '../../src/services/bone-health.js';
 import { cardProblems } from '../helpers/card-spec.js';
 import { loadScenario, toEvaluationInput } from './scenario-harness.js';
 
 const DIR = path.resolve(import.meta.dirname, '../../cds-services');
 const kb = loadKnowledgeBase({ dir: DIR });
 const templates = prefetchTemplates(kb);
-const evaluate = createEvaluator(kb);
+const evaluate = boneHealthEvaluator(kb);
 
 function run(name: string, change?: (input: ReturnType<typeof toEvaluationInput>) => void) {
   const { bundle, expected } = loadScenario(name);
@@ -77,10 +78,10 @@ describe('evaluator', () => {
       hookInstance: input.hookInstance,
       context: input.context,
     } as HookRequest;
-    expect(createRelevanceCheck(kb)(request)).toBe(false);
+    expect(planBoneHealth(kb, request)).toBeUndefined();
     const spine = loadScenario('lumbar-tlif-vbq-above-cutoff-no-dxa');
     const spineInput = toEvaluationInput(spine.bundle, spine.expected, templates);
-    expect(createRelevanceCheck(kb)({ ...request, context: spineInput.context })).toBe(true);
+    expect(planBoneHealth(kb, { ...request, context: spineInput.context })).toBeDefined();
   });
 
   it('does not throw when every prefetch key is null (no data) and still gives spec-valid cards', () => {
@@ -135,7 +136,7 @@ describe('hospital overrides change the advice', () => {
       },
     }),
   );
-  const local = createEvaluator(loadKnowledgeBase({ dir: DIR, overridesFile }));
+  const local = boneHealthEvaluator(loadKnowledgeBase({ dir: DIR, overridesFile }));
   const setField = (value: number, field: number) => (i: ReturnType<typeof toEvaluationInput>) => {
     const bundle = i.prefetch.boneQuality as unknown as {
       entry: {

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
-import { createEvaluator } from '../../src/rules/index.js';
+import { boneHealthEvaluator } from '../../src/services/bone-health.js';
 import { cardProblems } from '../helpers/card-spec.js';
 import { CPT, draftOrder } from '../fixtures/scenarios/builders.js';
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
-const evaluate = createEvaluator(kb);
+const evaluate = boneHealthEvaluator(kb);
 const searchset = (...resources: FhirResource[]): Bundle => ({
   resourceType: 'Bundle',
   type: 'searchset',

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Coding, FhirResource } from 'fhir/r4.js';
 import type { HydratedPrefetch } from '../../src/cds/types.js';
-import type { EvaluationInput } from '../../src/services/pipeline.js';
+import type { EvaluationInput } from '../../src/services/bone-health.js';
 
 export const SCENARIO_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),

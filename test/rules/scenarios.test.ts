@@ -4,13 +4,14 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
-import { createEvaluator } from '../../src/rules/index.js';
+import { loadKnowledgeBase } from '../../src/knowledge/index.js';
+import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
+import { boneHealthEvaluator } from '../../src/services/bone-health.js';
 import { cardProblems } from '../helpers/card-spec.js';
 import { loadScenario, scenarioNames, toEvaluationInput } from './scenario-harness.js';
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
-const evaluate = createEvaluator(kb);
+const evaluate = boneHealthEvaluator(kb);
 const templates = prefetchTemplates(kb);
 const names = scenarioNames();
 

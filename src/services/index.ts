@@ -1,0 +1,23 @@
+/**
+ * The CDS services this server offers, registered in one place: discovery and routing both read this
+ * list, so they cannot disagree.
+ */
+import type { KnowledgeBase } from '../knowledge/index.js';
+import { orderSelectService } from './order-select.js';
+import { orderSignService } from './order-sign.js';
+import type { CdsService } from './service.js';
+
+export function createServices(kb: KnowledgeBase): CdsService[] {
+  return [orderSignService(kb), orderSelectService(kb)];
+}
+
+export { createHookPipeline, type HookPipelineDeps } from './pipeline.js';
+export {
+  PREFETCH_KEYS,
+  prefetchTemplates,
+  REQUIRED_PREFETCH_KEYS,
+  type PrefetchKeyName,
+} from './prefetch-keys.js';
+export type { CdsService, Evaluation } from './service.js';
+export { ORDER_SIGN_SERVICE_ID } from './order-sign.js';
+export { ORDER_SELECT_SERVICE_ID } from './order-select.js';
