@@ -1,7 +1,7 @@
 /**
  * Findings -> CDS Hooks cards. One card per finding; every optional field is omitted rather than empty.
- * Summary < 140 characters with the key number; the detail lists every value with its date, the cutoffs
- * with citation and performance, and the caveats that apply.
+ * Summary < 140 characters with the key number; a detail of at most DETAIL_MAX_CHARS rendered characters
+ * and DETAIL_MAX_LINES lines; every cited work linked; a link to the care-team view for the whole picture.
  */
 import type { Coding } from 'fhir/r4.js';
 import type { CdsCard, CdsLink, CdsSuggestion } from '../cds/types.js';
@@ -11,13 +11,27 @@ import {
   OVERRIDE_REASON_SYSTEM,
   type KnowledgeBase,
 } from '../knowledge/index.js';
-import type { Cutoff, Reference } from '../knowledge/schema.js';
-import type { ActionState, Finding, ScoreAssessment } from '../rules/assess.js';
-import { day, metricLabel, num, pct } from '../rules/format.js';
+import type { Finding } from '../rules/index.js';
+import { citationLinks } from './citations.js';
+import { renderedLength } from './format.js';
 import { suggestedOrder, type OrderContext, type SuggestedOrderKind } from './service-requests.js';
 import { uuidV5 } from './uuid.js';
+import {
+  adviceText,
+  anabolicLine,
+  caveatLine,
+  excludedLine,
+  headline,
+  inPlaceLine,
+  recommendationLine,
+  valueLine,
+  vitaminDLine,
+  type DetailLine,
+} from './wording.js';
 
 export const SUMMARY_MAX = 139;
+export const DETAIL_MAX_CHARS = 600;
+export const DETAIL_MAX_LINES = 10;
 
 /** Fits a summary under 140 characters, dropping the advice before cutting the headline. */
 export function fitSummary(headline: string, advice: string): string {
@@ -27,154 +41,30 @@ export function fitSummary(headline: string, advice: string): string {
   return `${headline.slice(0, SUMMARY_MAX - 1).trimEnd()}…`;
 }
 
-function firstAuthor(ref: Reference): string {
-  if (ref.short !== undefined) return ref.short;
-  const name = ref.authors.split(/[ ,]/)[0] ?? ref.authors;
-  return `${name} ${ref.year}`;
-}
-
-/** "Hu 2022, J Neurosurg Spine 2022;37:654-662 (doi:...)" */
-export function citation(kb: KnowledgeBase, refId: string): string {
-  const ref = kb.references[refId];
-  if (ref === undefined) return refId;
-  const where =
-    ref.doi !== undefined ? `doi:${ref.doi}` : ref.via !== undefined ? `cited in ${ref.via}` : undefined;
-  return `${firstAuthor(ref)}, ${ref.journal}${where === undefined ? '' : ` (${where})`}`;
-}
-
-function performance(cutoff: Cutoff): string {
-  const parts = [
-    cutoff.sensitivity === undefined ? undefined : `sens ${pct(cutoff.sensitivity)}`,
-    cutoff.specificity === undefined ? undefined : `spec ${pct(cutoff.specificity)}`,
-    cutoff.auc === undefined ? undefined : `AUC ${num(cutoff.auc)}`,
-    cutoff.npv === undefined ? undefined : `NPV ${pct(cutoff.npv)}`,
-  ].filter((p): p is string => p !== undefined);
-  return parts.length > 0 ? parts.join(', ') : 'performance not reported';
-}
-
-function cutoffLine(kb: KnowledgeBase, cutoff: Cutoff, result: string | undefined): string {
-  const calibrated =
-    cutoff.fieldStrengthT !== undefined || cutoff.scanner !== undefined
-      ? ` [local calibration${cutoff.fieldStrengthT === undefined ? '' : ` ${num(cutoff.fieldStrengthT)} T`}${cutoff.scanner === undefined ? '' : ` ${cutoff.scanner}`}]`
-      : '';
-  const what = `${cutoff.comparator} ${num(cutoff.threshold)}${cutoff.unit === undefined ? '' : ` ${cutoff.unit}`}: ${cutoff.procedureLabel === 'any' ? '' : `${cutoff.procedureLabel} `}${cutoff.outcome}`;
-  return `${what}${result === undefined ? '' : ` (${result})`}; ${performance(cutoff)}; ${cutoff.population}; ${citation(kb, cutoff.reference)}${calibrated}`;
-}
-
-function scoreBlock(kb: KnowledgeBase, a: ScoreAssessment): string[] {
-  const s = a.score;
-  const meta = [
-    day(s.date),
-    s.source,
-    s.fieldStrengthT === undefined ? 'field strength not recorded' : `${num(s.fieldStrengthT)} T`,
-    s.sequence,
-    s.scanner,
-    s.levelsUsed === undefined ? undefined : `levels ${s.levelsUsed}`,
-    s.csfLevel === undefined ? undefined : `CSF ${s.csfLevel}`,
-    s.excludedLevels === undefined ? undefined : `excluded ${s.excludedLevels}`,
-  ].filter((x): x is string => x !== undefined && x !== '');
-  const lines = [`- ${metricLabel(s.metric, s.region)} ${num(s.value)} (${meta.join('; ')})`];
-  const mark = (exceeded: boolean): string => (exceeded ? 'above' : 'below');
-  for (const c of a.procedure)
-    lines.push(`  - Procedure cutoff ${cutoffLine(kb, c.cutoff, mark(c.exceeded))}`);
-  if (a.screening !== undefined)
-    lines.push(`  - Screening cutoff ${cutoffLine(kb, a.screening.cutoff, mark(a.screening.exceeded))}`);
-  for (const c of a.supporting)
-    lines.push(`  - Also published: ${cutoffLine(kb, c.cutoff, mark(c.exceeded))}`);
-  if (a.procedure.length === 0 && a.screening === undefined)
-    lines.push('  - No published cutoff for this metric and procedure.');
-  if (a.confounders.includes('hyperlipidemia')) lines.push('  - Confounded by hyperlipidemia (see caveats).');
-  if (a.confounders.includes('stale')) lines.push(`  - Older than ${kb.parameters.staleDataMonths} months.`);
-  return lines;
-}
-
-function recommendation(kb: KnowledgeBase, finding: Finding): string[] {
-  const text = (id: string): string[] => {
-    const dp = kb.decisionPoints.find((d) => d.id === id);
-    return dp === undefined ? [] : [withRefs(kb, dp.recommendation, dp.references)];
-  };
-  const lines = kb.decisionPoints
-    .filter((dp) => dp.appliesTo?.includes(finding.topic) === true)
-    .map((dp) => withRefs(kb, dp.recommendation, dp.references));
-  if (finding.evidence.some((e) => e.key.startsWith('ct-hu:') && e.role === 'strong'))
-    lines.push(...text('low-ct-hu'));
-  if (finding.anabolic)
-    lines.push(
-      ...text('osteoporosis-long-construct').map(
-        (l) => `Osteoporosis with a deformity correction or long fusion planned: ${l}`,
-      ),
-    );
-  if (finding.actions.vitaminD === 'suggest') lines.push(...text('vitamin-d'));
-  const inPlace = [finding.actions.dxa, finding.actions.referral, finding.actions.vitaminD].some(
-    (a) => a === 'ordered' || a === 'done',
-  );
-  if (inPlace) lines.push(...text('already-in-place'));
-  return lines;
-}
-
-function withRefs(kb: KnowledgeBase, recommendation: string, refs: string[]): string {
-  const cited = refs
-    .map((r) => (kb.references[r] === undefined ? r : firstAuthor(kb.references[r])))
-    .join(', ');
-  return `${recommendation}${cited === '' ? '' : ` (${cited})`}.`;
-}
-
-function actionLine(label: string, state: ActionState): string | undefined {
-  if (state === 'ordered') return `${label}: already ordered; not suggested again.`;
-  if (state === 'done') return `${label}: already done recently; not suggested again.`;
-  return undefined;
-}
-
-function detail(kb: KnowledgeBase, finding: Finding): string {
-  const out: string[] = [];
-  const orders = finding.procedure.orders.map((o) => `${o.display} (${o.code}, ${o.source})`).join('; ');
-  out.push(`**Planned procedure:** ${orders}`);
-  out.push('', '**Values used**');
-  for (const a of finding.scores) out.push(...scoreBlock(kb, a));
-  for (const e of finding.evidence) {
-    if (e.key.startsWith('score:')) continue;
-    out.push(`- ${e.text}`);
-    for (const c of e.cutoffs) out.push(`  - Cutoff ${cutoffLine(kb, c, undefined)}`);
+/** Drops the most dispensable lines until the detail fits the card budget. */
+export function fitDetail(lines: DetailLine[]): DetailLine[] {
+  let kept = [...lines];
+  const size = (ls: DetailLine[]) => ls.reduce((n, l) => n + renderedLength(l.text) + 1, 0);
+  while (
+    (kept.length > DETAIL_MAX_LINES || size(kept) > DETAIL_MAX_CHARS) &&
+    kept.some((l) => l.dropOrder > 0)
+  ) {
+    const drop = kept.reduce((worst, l) => (l.dropOrder > worst.dropOrder ? l : worst));
+    kept = kept.filter((l) => l !== drop);
   }
-  if (finding.scores.length === 0 && finding.evidence.length === 0)
-    out.push('- No bone-quality, DXA or CT value on record.');
-  const recs = recommendation(kb, finding);
-  if (recs.length > 0) out.push('', '**Recommendation**', ...recs.map((r) => `- ${r}`));
-  const state = [
-    actionLine('DXA', finding.actions.dxa),
-    actionLine('Bone-health referral', finding.actions.referral),
-    actionLine('25-OH vitamin D', finding.actions.vitaminD),
-  ].filter((l): l is string => l !== undefined);
-  const other = [...state, ...finding.notes];
-  if (other.length > 0) out.push('', '**Also on record**', ...other.map((n) => `- ${n}`));
-  out.push('', '**Caveats**', ...finding.caveats.map((c) => `- ${kb.caveats[c].text}`));
-  out.push('', `_Knowledge base: ${kb.version}._`);
-  return out.join('\n');
+  return kept;
 }
 
-function referencedIds(kb: KnowledgeBase, finding: Finding): string[] {
-  const ids = new Set<string>(['gausper-2025']);
-  for (const a of finding.scores) {
-    for (const c of [...a.procedure, ...(a.screening ? [a.screening] : []), ...a.supporting])
-      ids.add(c.cutoff.reference);
-  }
-  for (const e of finding.evidence) for (const c of e.cutoffs) ids.add(c.reference);
-  for (const c of finding.caveats) for (const r of kb.caveats[c].references) ids.add(r);
-  if (finding.anabolic) ids.add('kato-2025');
-  if (finding.actions.vitaminD === 'suggest') ids.add('dimar-2021');
-  if (finding.topic === 'bone-density-not-assessed') ids.add('sardar-2022');
-  return [...ids].sort();
-}
-
-function links(kb: KnowledgeBase, finding: Finding): CdsLink[] {
-  return referencedIds(kb, finding)
-    .map((id) => kb.references[id])
-    .filter((r): r is Reference & { doi: string } => r?.doi !== undefined)
-    .map((r) => ({
-      label: `${firstAuthor(r)} (doi:${r.doi})`,
-      url: `https://doi.org/${r.doi}`,
-      type: 'absolute' as const,
-    }));
+function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
+  const lines: DetailLine[] = [];
+  if (finding.lead !== undefined) lines.push(valueLine(kb, finding.lead));
+  if (finding.second !== undefined) lines.push(valueLine(kb, finding.second));
+  lines.push(recommendationLine(kb, finding));
+  if (finding.anabolic) lines.push(anabolicLine(kb));
+  const optional = [vitaminDLine(kb, finding), inPlaceLine(finding), excludedLine(finding)];
+  finding.caveats.slice(0, 2).forEach((c, i) => optional.push(caveatLine(kb, c, i)));
+  for (const line of optional) if (line !== undefined) lines.push(line);
+  return fitDetail(lines);
 }
 
 function suggestionLabel(kb: KnowledgeBase, kind: SuggestedOrderKind): string {
@@ -193,8 +83,8 @@ function suggestions(
   finding: Finding,
   ctx: OrderContext,
   cardUuid: string,
+  reason: string,
 ): CdsSuggestion[] {
-  const reason = `${finding.headline} (before ${finding.procedure.label})`;
   const kinds: SuggestedOrderKind[] = [];
   if (finding.actions.dxa === 'suggest') kinds.push('dxa');
   if (finding.actions.referral === 'suggest') kinds.push('referral');
@@ -213,6 +103,31 @@ function suggestions(
   }));
 }
 
+/** The care-team view: a SMART launch (with what the card was about) and a plain link for other EHRs. */
+function careTeamLinks(finding: Finding, ctx: OrderContext, uuid: string): CdsLink[] {
+  if (ctx.careTeamBaseUrl === undefined) return [];
+  const launch = `${ctx.careTeamBaseUrl.replace(/\/+$/, '')}/care-team/launch`;
+  const links: CdsLink[] = [
+    {
+      label: 'Bone-health view: trend, cutoffs and evidence',
+      url: launch,
+      type: 'smart',
+      appContext: JSON.stringify({
+        finding: finding.topic,
+        procedure: finding.procedure.orders.map((o) => o.code).join(','),
+        card: uuid,
+      }),
+    },
+  ];
+  if (ctx.fhirServer !== undefined)
+    links.push({
+      label: 'Bone-health view (standalone launch)',
+      url: `${launch}?iss=${encodeURIComponent(ctx.fhirServer)}`,
+      type: 'absolute',
+    });
+  return links;
+}
+
 /** The stable uuid of a finding's card: patient + topic + the data it rests on. */
 export function cardUuid(patientId: string, finding: Finding): string {
   return uuidV5(JSON.stringify([patientId, finding.topic, finding.keys]));
@@ -228,10 +143,12 @@ export function buildCards(kb: KnowledgeBase, findings: Finding[], ctx: OrderCon
   return findings.map((finding) => {
     const uuid = cardUuid(ctx.patientId, finding);
     const topic = kb.cardTopics.find((t) => t.code === finding.topic)!;
+    const head = headline(kb, finding);
+    const lines = detailLines(kb, finding);
     const card: CdsCard = {
       uuid,
-      summary: fitSummary(finding.headline, finding.advice),
-      detail: detail(kb, finding),
+      summary: fitSummary(head, adviceText(finding)),
+      detail: lines.map((l) => l.text).join('\n\n'),
       indicator: finding.indicator,
       source: {
         label: kb.source.label,
@@ -240,13 +157,19 @@ export function buildCards(kb: KnowledgeBase, findings: Finding[], ctx: OrderCon
       },
       overrideReasons,
     };
-    const suggested = suggestions(kb, finding, ctx, uuid);
+    const suggested = suggestions(kb, finding, ctx, uuid, `${head} (before ${finding.procedure.label})`);
     if (suggested.length > 0) {
       card.suggestions = suggested;
       card.selectionBehavior = 'any';
     }
-    const cited = links(kb, finding);
-    if (cited.length > 0) card.links = cited;
+    const links = [
+      ...citationLinks(
+        kb,
+        lines.flatMap((l) => l.refs),
+      ),
+      ...careTeamLinks(finding, ctx, uuid),
+    ];
+    if (links.length > 0) card.links = links;
     return card;
   });
 }

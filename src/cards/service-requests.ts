@@ -11,6 +11,10 @@ export interface OrderContext {
   patientId: string;
   userId: string;
   now: Date;
+  /** The service's public base URL, for the care-team view's links (none when unset). */
+  careTeamBaseUrl?: string;
+  /** The EHR's FHIR server, for the view's standalone-launch link. */
+  fhirServer?: string;
 }
 
 export type SuggestedOrderKind = 'dxa' | 'referral' | 'vitamin-d';

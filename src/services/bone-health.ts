@@ -15,7 +15,16 @@ function selectionsOf(context: HookRequest['context']): string[] | undefined {
 }
 
 /** Plans a bone-health evaluation for an order hook: undefined when no spine-surgery draft order applies. */
-export function planBoneHealth(kb: KnowledgeBase, request: HookRequest): Evaluation | undefined {
+export interface BoneHealthOptions {
+  /** The service's public base URL: cards link to the care-team view there. */
+  careTeamBaseUrl?: string;
+}
+
+export function planBoneHealth(
+  kb: KnowledgeBase,
+  request: HookRequest,
+  options: BoneHealthOptions = {},
+): Evaluation | undefined {
   const { context } = request;
   const orders = spineProcedureOrders(kb, request.hook, context.draftOrders, selectionsOf(context));
   if (orders.length === 0) return undefined;
@@ -27,8 +36,14 @@ export function planBoneHealth(kb: KnowledgeBase, request: HookRequest): Evaluat
       draftOrders: context.draftOrders,
       now,
     });
-    const findings = assess(kb, facts, procedure, now);
-    return buildCards(kb, findings, { patientId: context.patientId, userId: context.userId, now });
+    const findings = assess(kb, facts, procedure);
+    return buildCards(kb, findings, {
+      patientId: context.patientId,
+      userId: context.userId,
+      now,
+      careTeamBaseUrl: options.careTeamBaseUrl,
+      fhirServer: request.fhirServer,
+    });
   };
 }
 
@@ -42,13 +57,21 @@ export interface EvaluationInput {
 }
 
 /** Plan and evaluation in one step (what the pipeline does after hydration). Pure. */
-export function boneHealthEvaluator(kb: KnowledgeBase): (input: EvaluationInput) => CdsCard[] {
+export function boneHealthEvaluator(
+  kb: KnowledgeBase,
+  options: BoneHealthOptions = {},
+): (input: EvaluationInput & { fhirServer?: string }) => CdsCard[] {
   return (input) => {
-    const evaluation = planBoneHealth(kb, {
-      hook: input.hook,
-      hookInstance: input.hookInstance,
-      context: input.context,
-    });
+    const evaluation = planBoneHealth(
+      kb,
+      {
+        hook: input.hook,
+        hookInstance: input.hookInstance,
+        context: input.context,
+        fhirServer: input.fhirServer,
+      },
+      options,
+    );
     return evaluation === undefined ? [] : evaluation({ prefetch: input.prefetch, now: input.now });
   };
 }

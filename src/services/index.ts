@@ -3,12 +3,13 @@
  * list, so they cannot disagree.
  */
 import type { KnowledgeBase } from '../knowledge/index.js';
+import type { BoneHealthOptions } from './bone-health.js';
 import { orderSelectService } from './order-select.js';
 import { orderSignService } from './order-sign.js';
 import type { CdsService } from './service.js';
 
-export function createServices(kb: KnowledgeBase): CdsService[] {
-  return [orderSignService(kb), orderSelectService(kb)];
+export function createServices(kb: KnowledgeBase, options: BoneHealthOptions = {}): CdsService[] {
+  return [orderSignService(kb, options), orderSelectService(kb, options)];
 }
 
 export { createHookPipeline, type HookPipelineDeps } from './pipeline.js';

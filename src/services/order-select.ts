@@ -1,13 +1,13 @@
 /** `spine-surgery-bone-health-select`: the same review when a spine-surgery order is selected. */
 import { orderSelectRequestSchema, type HookRequest } from '../cds/types.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
-import { planBoneHealth } from './bone-health.js';
+import { planBoneHealth, type BoneHealthOptions } from './bone-health.js';
 import { prefetchTemplates, REQUIRED_PREFETCH_KEYS } from './prefetch-keys.js';
 import type { CdsService } from './service.js';
 
 export const ORDER_SELECT_SERVICE_ID = 'spine-surgery-bone-health-select';
 
-export function orderSelectService(kb: KnowledgeBase): CdsService {
+export function orderSelectService(kb: KnowledgeBase, options: BoneHealthOptions = {}): CdsService {
   return {
     definition: {
       hook: 'order-select',
@@ -20,6 +20,6 @@ export function orderSelectService(kb: KnowledgeBase): CdsService {
     requestSchema: orderSelectRequestSchema,
     requiredPrefetch: REQUIRED_PREFETCH_KEYS,
     // Only the selected draft orders are evaluated (planBoneHealth reads context.selections).
-    plan: (request: HookRequest) => planBoneHealth(kb, request),
+    plan: (request: HookRequest) => planBoneHealth(kb, request, options),
   };
 }

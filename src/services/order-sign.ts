@@ -1,13 +1,13 @@
 /** `spine-surgery-bone-health`: the bone-health review when a spine-surgery order is signed. */
 import { orderSignRequestSchema, type HookRequest } from '../cds/types.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
-import { planBoneHealth } from './bone-health.js';
+import { planBoneHealth, type BoneHealthOptions } from './bone-health.js';
 import { prefetchTemplates, REQUIRED_PREFETCH_KEYS } from './prefetch-keys.js';
 import type { CdsService } from './service.js';
 
 export const ORDER_SIGN_SERVICE_ID = 'spine-surgery-bone-health';
 
-export function orderSignService(kb: KnowledgeBase): CdsService {
+export function orderSignService(kb: KnowledgeBase, options: BoneHealthOptions = {}): CdsService {
   return {
     definition: {
       hook: 'order-sign',
@@ -19,6 +19,6 @@ export function orderSignService(kb: KnowledgeBase): CdsService {
     },
     requestSchema: orderSignRequestSchema,
     requiredPrefetch: REQUIRED_PREFETCH_KEYS,
-    plan: (request: HookRequest) => planBoneHealth(kb, request),
+    plan: (request: HookRequest) => planBoneHealth(kb, request, options),
   };
 }

@@ -1,0 +1,37 @@
+/** How cards cite the knowledge base's references: "Hu 2022" in text, a link per cited work. */
+import type { CdsLink } from '../cds/types.js';
+import type { KnowledgeBase } from '../knowledge/index.js';
+import type { Reference } from '../knowledge/schema.js';
+
+/** "Hu 2022": the reference's short name, else the first author's surname and the year. */
+export function shortCitation(kb: KnowledgeBase, refId: string): string {
+  const ref = kb.references[refId];
+  if (ref === undefined) return refId;
+  return shortOf(ref);
+}
+
+function shortOf(ref: Reference): string {
+  if (ref.short !== undefined) return ref.short;
+  const name = ref.authors.split(/[ ,]/)[0] ?? ref.authors;
+  return `${name} ${ref.year}`;
+}
+
+/** Where a reader can open the work: DOI, else PubMed, else the publisher's page. */
+export function referenceUrl(ref: Reference): string | undefined {
+  const r = ref as Reference & { pmid?: string; url?: string };
+  if (r.doi !== undefined) return `https://doi.org/${r.doi}`;
+  if (r.pmid !== undefined) return `https://pubmed.ncbi.nlm.nih.gov/${r.pmid}/`;
+  return r.url;
+}
+
+/** One `absolute` link per cited work that has an address, in citation order. */
+export function citationLinks(kb: KnowledgeBase, refIds: Iterable<string>): CdsLink[] {
+  const links: CdsLink[] = [];
+  for (const id of new Set(refIds)) {
+    const ref = kb.references[id];
+    const url = ref === undefined ? undefined : referenceUrl(ref);
+    if (ref === undefined || url === undefined) continue;
+    links.push({ label: `${shortOf(ref)}: ${ref.title}`.slice(0, 140), url, type: 'absolute' });
+  }
+  return links;
+}

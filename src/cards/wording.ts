@@ -1,0 +1,375 @@
+/**
+ * All card wording: findings (data) -> the summary's headline and advice, and the detail's lines. A
+ * card is read in ten seconds: the deciding values with their dates, the one cutoff that decided with its
+ * performance and citation, what is recommended and why, and at most two caveats for this patient.
+ * Everything else (other published cutoffs, the full evidence, history) is in the care-team view.
+ */
+import type { KnowledgeBase } from '../knowledge/index.js';
+import type { CaveatName, Cutoff } from '../knowledge/schema.js';
+import type { Advice, EvidenceItem, Finding, ScoreAssessment } from '../rules/index.js';
+import type { PlannedProcedure } from '../rules/procedure.js';
+import { shortCitation } from './citations.js';
+import { humanDate, metricLabel, num, pct } from './format.js';
+
+/** A detail line and how readily it is dropped to fit the card (higher first). */
+export interface DetailLine {
+  text: string;
+  dropOrder: number;
+  refs: string[];
+}
+
+const COMPARATOR: Record<Cutoff['comparator'], string> = {
+  '>=': 'at or above',
+  '>': 'above',
+  '<=': 'at or below',
+  '<': 'below',
+};
+
+function procedureOf(cutoff: Cutoff): string {
+  return cutoff.procedureLabel === 'any' ? '' : `${cutoff.procedureLabel} `;
+}
+
+/** "sens 85.6%, spec 70.1%, AUC 0.81" (what was published; nothing when nothing was). */
+export function performance(cutoff: Cutoff): string | undefined {
+  const parts = [
+    cutoff.sensitivity === undefined ? undefined : `sens ${pct(cutoff.sensitivity)}`,
+    cutoff.specificity === undefined ? undefined : `spec ${pct(cutoff.specificity)}`,
+    cutoff.auc === undefined ? undefined : `AUC ${num(cutoff.auc)}`,
+  ].filter((p): p is string => p !== undefined);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
+function cited(kb: KnowledgeBase, cutoff: Cutoff): string {
+  const perf = performance(cutoff);
+  return `(${perf === undefined ? '' : `${perf}; `}${shortCitation(kb, cutoff.reference)})`;
+}
+
+/** "VBQ 3.42 above the 3.28 TLIF cage subsidence cutoff": the score with the cutoff that decided. */
+export function scoreShort(a: ScoreAssessment, procedure: PlannedProcedure): string {
+  const label = metricLabel(a.score.metric, a.score.region);
+  if (a.lead !== undefined)
+    return `${label} ${num(a.score.value)} above the ${num(a.lead.threshold)} ${procedureOf(a.lead)}${a.lead.outcome} cutoff`;
+  if (a.screening?.exceeded === true)
+    return `${label} ${num(a.score.value)} above the ${num(a.screening.cutoff.threshold)} screening cutoff`;
+  return `${label} ${num(a.score.value)} (${procedure.label})`;
+}
+
+/** The key number of a datum, for summaries. */
+export function evidenceShort(item: EvidenceItem, procedure: PlannedProcedure): string {
+  switch (item.kind) {
+    case 'dxa':
+      return item.role === 'borderline'
+        ? `osteopenia (DXA T ${num(item.fact.value)})`
+        : `DXA T ${num(item.fact.value)}`;
+    case 'fragility-fracture':
+      return 'prior fragility fracture';
+    case 'osteoporosis-diagnosis':
+      return 'osteoporosis diagnosis';
+    case 'osteopenia-diagnosis':
+      return 'osteopenia on the problem list';
+    case 'ct-hu':
+      return `L1 ${num(item.fact.value)} HU`;
+    case 'score':
+      return scoreShort(item.assessment, procedure);
+  }
+}
+
+function region(finding: Finding): string {
+  return finding.procedure.scoreRegions.includes('cervical') &&
+    !finding.procedure.scoreRegions.includes('lumbar')
+    ? 'Cervical'
+    : 'Lumbar';
+}
+
+/** The summary's first part: the finding and its key number. */
+export function headline(kb: KnowledgeBase, finding: Finding): string {
+  const { procedure, lead, second } = finding;
+  const leadShort = lead === undefined ? undefined : evidenceShort(lead, procedure);
+  switch (finding.advice) {
+    case 'treat-before-surgery':
+      return second === undefined
+        ? `${leadShort} before ${procedure.label}`
+        : `${leadShort} and ${evidenceShort(second, procedure)}`;
+    case 'referral':
+      return `${leadShort}: likely osteoporosis before ${procedure.label}`;
+    case 'dxa-advised':
+    case 'dxa-already-ordered': {
+      const years = Math.round(kb.parameters.dxaLookbackMonths / 12);
+      const why =
+        finding.gap?.kind === 'age'
+          ? `Age ${finding.gap.ageYears}`
+          : `Glucocorticoids >= ${Math.round(kb.parameters.glucocorticoidMinDays / 30)} months`;
+      return `${why}, no bone density assessment in ${years} years`;
+    }
+    case 'measure-score': {
+      const study = finding.context.unscoredStudies[0];
+      return `${study?.region === 'cervical' ? 'Cervical' : region(finding)} MR of ${humanDate(study?.date)} has no bone-quality score`;
+    }
+    default:
+      return leadShort ?? procedure.label;
+  }
+}
+
+/** The summary's second part: what the card asks for. */
+export function adviceText(finding: Finding): string {
+  const dxa = finding.evidence.find((e) => e.kind === 'dxa');
+  const advice: Record<Advice, string> = {
+    'treat-before-surgery': 'untreated, treat before elective surgery',
+    referral: 'bone-health referral advised',
+    workup: 'bone-health workup advised',
+    // Only a T-score can show a DXA is not osteoporotic; anything else is "a DXA on record".
+    'discordant-with-dxa':
+      dxa !== undefined && dxa.kind === 'dxa'
+        ? `recent DXA T ${num(dxa.fact.value)}; interpret with caution`
+        : 'a recent DXA is on record; interpret with caution',
+    'on-treatment-complete-evaluation': 'on treatment; complete the evaluation',
+    'evaluation-in-progress': 'evaluation in progress; treatment not yet recorded',
+    'review-borderline': 'borderline bone quality; review before surgery',
+    'consider-dxa': 'consider DXA before surgery',
+    'dxa-advised': 'DXA advised before elective spine surgery',
+    'dxa-already-ordered': 'DXA already ordered',
+    'measure-score': `measure ${finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ'} before surgery`,
+  };
+  return advice[finding.advice];
+}
+
+function site(item: Extract<EvidenceItem, { kind: 'dxa' }>): string {
+  const s = item.fact.site.replace('-', ' ');
+  return item.fact.laterality === undefined ? s : `${item.fact.laterality} ${s}`;
+}
+
+/** One line for a deciding datum: its value and date, and the cutoff it met with performance and citation. */
+export function valueLine(kb: KnowledgeBase, item: EvidenceItem): DetailLine {
+  const cutoff = item.cutoffs[0];
+  const refs = item.cutoffs.slice(0, 1).map((c) => c.reference);
+  switch (item.kind) {
+    case 'score': {
+      const a = item.assessment;
+      const s = a.score;
+      const fs =
+        s.fieldStrengthT === undefined ? 'field strength not recorded' : `${num(s.fieldStrengthT)} T`;
+      const value = `**${metricLabel(s.metric, s.region)} ${num(s.value)}** (${humanDate(s.date)}, ${fs})`;
+      const decided = a.lead ?? a.screening?.cutoff;
+      if (decided === undefined)
+        return { text: `${value}: no published cutoff for this procedure.`, dropOrder: 0, refs: [] };
+      const exceeded = a.lead !== undefined || a.screening?.exceeded === true;
+      const site =
+        decided.fieldStrengthT !== undefined || decided.scanner !== undefined
+          ? `the site-calibrated cutoff (${[decided.fieldStrengthT === undefined ? undefined : `${num(decided.fieldStrengthT)} T`, decided.scanner].filter((x) => x !== undefined).join(', ')}) for ${decided.outcome}`
+          : undefined;
+      const what =
+        site !== undefined
+          ? site
+          : a.lead !== undefined
+            ? `the published cutoff for ${decided.outcome}${procedureOf(decided) === '' ? '' : ` after ${decided.procedureLabel}`}`
+            : `the screening cutoff for ${decided.outcome}`;
+      const relation = exceeded ? COMPARATOR[decided.comparator] : 'below';
+      const missed = a.lead === undefined ? a.procedure[0]?.cutoff : undefined;
+      if (missed !== undefined && a.screening?.exceeded === true) {
+        // Between the screening and the procedure's cutoff: both numbers decided the card.
+        const missedWhat =
+          missed.fieldStrengthT !== undefined || missed.scanner !== undefined
+            ? `site-calibrated cutoff (${[missed.fieldStrengthT === undefined ? undefined : `${num(missed.fieldStrengthT)} T`, missed.scanner].filter((x) => x !== undefined).join(', ')})`
+            : 'cutoff';
+        return {
+          text: `${value}: below the ${num(missed.threshold)} ${procedureOf(missed)}${missed.outcome} ${missedWhat} (${shortCitation(kb, missed.reference)}), ${relation} the ${num(decided.threshold)} screening cutoff ${cited(kb, decided)}.`,
+          dropOrder: 0,
+          refs: [missed.reference, decided.reference],
+        };
+      }
+      return {
+        text: `${value}: ${relation} ${num(decided.threshold)}, ${what} ${cited(kb, decided)}.`,
+        dropOrder: 0,
+        refs: [decided.reference],
+      };
+    }
+    case 'dxa': {
+      const range =
+        item.role === 'strong'
+          ? 'osteoporosis range'
+          : item.role === 'borderline'
+            ? 'osteopenia range'
+            : 'not in the osteopenia or osteoporosis range';
+      const ref =
+        cutoff === undefined
+          ? ''
+          : ` (T ${cutoff.comparator} ${num(cutoff.threshold)}; ${shortCitation(kb, cutoff.reference)})`;
+      return {
+        text: `**DXA T-score ${num(item.fact.value)}** (${site(item)}, ${humanDate(item.fact.date)}): ${range}${ref}.`,
+        dropOrder: 0,
+        refs,
+      };
+    }
+    case 'fragility-fracture':
+      return {
+        text: `**Fragility fracture** on record: ${item.fact.display} (${humanDate(item.fact.date)}).`,
+        dropOrder: 0,
+        refs,
+      };
+    case 'osteoporosis-diagnosis':
+      return {
+        text: `**Osteoporosis** on the problem list: ${item.fact.display} (${humanDate(item.fact.date)}).`,
+        dropOrder: 0,
+        refs,
+      };
+    case 'osteopenia-diagnosis':
+      return {
+        text: `**Osteopenia** on the problem list: ${item.fact.display} (${humanDate(item.fact.date)}).`,
+        dropOrder: 0,
+        refs,
+      };
+    case 'ct-hu': {
+      const band =
+        cutoff === undefined
+          ? ''
+          : `: ${COMPARATOR[cutoff.comparator]} ${num(cutoff.threshold)} HU, ${cutoff.outcome} ${cited(kb, cutoff)}`;
+      return {
+        text: `**L1 ${num(item.fact.value)} HU** on CT (${humanDate(item.fact.date)})${band}.`,
+        dropOrder: 0,
+        refs,
+      };
+    }
+  }
+}
+
+const DECISION_POINT: Record<Advice, string> = {
+  'treat-before-surgery': 'osteoporosis-dxa-or-fracture',
+  referral: 'osteoporosis-dxa-or-fracture',
+  workup: 'score-above-procedure-cutoff',
+  'discordant-with-dxa': 'borderline-findings',
+  'on-treatment-complete-evaluation': 'evaluation-in-progress',
+  'evaluation-in-progress': 'evaluation-in-progress',
+  'review-borderline': 'borderline-findings',
+  'consider-dxa': 'borderline-findings',
+  'dxa-advised': 'elective-reconstruction-evaluation',
+  'dxa-already-ordered': 'elective-reconstruction-evaluation',
+  'measure-score': 'mri-without-score',
+};
+
+function refsOf(kb: KnowledgeBase, decisionPoint: string): string[] {
+  return kb.decisionPoints.find((d) => d.id === decisionPoint)?.references ?? [];
+}
+
+function citeAll(kb: KnowledgeBase, refs: string[]): string {
+  return refs.length === 0 ? '' : ` (${refs.map((r) => shortCitation(kb, r)).join('; ')})`;
+}
+
+function workupParts(finding: Finding): string {
+  const parts = [
+    finding.actions.dxa === 'suggest' ? 'DXA (hip preferred)' : undefined,
+    finding.actions.referral === 'suggest' ? 'a bone-health referral' : undefined,
+  ].filter((p): p is string => p !== undefined);
+  return parts.length > 0 ? parts.join(' and ') : 'complete the bone-health evaluation already ordered';
+}
+
+/** What is recommended and why, with the knowledge base's citations. */
+export function recommendationLine(kb: KnowledgeBase, finding: Finding): DetailLine {
+  const ctLead = finding.lead?.kind === 'ct-hu' && finding.lead.role === 'strong';
+  const refs = refsOf(kb, ctLead ? 'low-ct-hu' : DECISION_POINT[finding.advice]);
+  const dxaToo = finding.actions.dxa === 'suggest';
+  const score = finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ';
+  const text: Record<Advice, string> = {
+    'treat-before-surgery': `bone-health / endocrinology referral and osteoporosis treatment before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
+    referral: ctLead
+      ? 'likely osteoporosis: DXA and a bone-health referral before elective surgery'
+      : `bone-health / endocrinology referral${dxaToo ? ' and DXA (hip preferred)' : ''} before elective surgery`,
+    workup: `${workupParts(finding)} before elective fusion`,
+    'discordant-with-dxa': 'weigh the score against the recent DXA; review bone health before surgery',
+    'on-treatment-complete-evaluation': `confirm the treatment${dxaToo ? ' and get a baseline DXA' : ''} before elective fusion`,
+    'evaluation-in-progress':
+      'complete the bone-health evaluation and start or confirm treatment before elective fusion',
+    'review-borderline': 'review bone health before surgery; interpret the score with the caveats below',
+    'consider-dxa': 'consider DXA (hip preferred) before elective fusion',
+    'dxa-advised': 'DXA (hip preferred) before elective spine surgery',
+    'dxa-already-ordered': 'complete the DXA already ordered before elective spine surgery',
+    'measure-score': `measure ${score} on the existing non-contrast T1-weighted MR before surgery; a high score prompts a bone-health workup`,
+  };
+  return { text: `**Recommended:** ${text[finding.advice]}${citeAll(kb, refs)}.`, dropOrder: 0, refs };
+}
+
+/** AO Spine 2025: anabolic treatment before a deformity or long fusion. */
+export function anabolicLine(kb: KnowledgeBase): DetailLine {
+  const refs = refsOf(kb, 'osteoporosis-long-construct');
+  return {
+    text: `Anabolic treatment for >= 3 months before surgery may be considered for a deformity or long fusion${citeAll(kb, refs)}.`,
+    dropOrder: 1,
+    refs,
+  };
+}
+
+/** Vitamin D: unknown in the look-back (suggested), or low and to be repleted. */
+export function vitaminDLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const refs = refsOf(kb, 'vitamin-d');
+  const v = finding.context.vitaminD;
+  const p = kb.parameters;
+  if (v?.low === true)
+    return {
+      text: `25-OH vitamin D ${num(v.value)} ng/mL (${humanDate(v.date)}): below ${num(p.vitaminDLowNgPerMl)} ng/mL, replete before surgery${citeAll(kb, refs)}.`,
+      dropOrder: 3,
+      refs,
+    };
+  if (finding.actions.vitaminD === 'suggest')
+    return {
+      text: `25-OH vitamin D: none in the last ${p.vitaminDLookbackMonths} months; check and replete${citeAll(kb, refs)}.`,
+      dropOrder: 5,
+      refs,
+    };
+  return undefined;
+}
+
+/** What is already ordered or in place (acknowledged, not suggested again). No resource ids. */
+export function inPlaceLine(finding: Finding): DetailLine | undefined {
+  const c = finding.context;
+  const parts: string[] = [];
+  for (const t of c.treatments)
+    parts.push(`${t.ingredient} (${t.status}${t.start ? `, since ${humanDate(t.start)}` : ''})`);
+  for (const o of c.dxaOrders) parts.push(`DXA ordered (${o.status}, ${humanDate(o.date)})`);
+  for (const o of c.referrals) parts.push(`bone-health referral (${o.status}, ${humanDate(o.date)})`);
+  if (finding.actions.dxa === 'done' && c.dxaLastDate !== undefined)
+    parts.push(`DXA done ${humanDate(c.dxaLastDate)}`);
+  if (parts.length === 0) return undefined;
+  return { text: `Already in place: ${parts.join('; ')}.`, dropOrder: 4, refs: [] };
+}
+
+/** Scores on record that could not be used, and why (so nobody wonders where they went). */
+export function excludedLine(finding: Finding): DetailLine | undefined {
+  const ex = finding.context.excludedScores;
+  if (ex.length === 0) return undefined;
+  const first = ex[0]!;
+  const value = first.value === undefined ? '' : ` ${num(first.value)}`;
+  const label =
+    first.metric === 'c-vbq'
+      ? 'C-VBQ'
+      : first.metric === 'ebq'
+        ? 'EBQ'
+        : first.metric === 'vbq-s1'
+          ? 'S1 VBQ'
+          : 'VBQ';
+  const more = ex.length > 1 ? ` (and ${ex.length - 1} more)` : '';
+  return {
+    text: `Not used: ${label}${value} of ${humanDate(first.date)}, ${first.reasons.join('; ')}${more}.`,
+    dropOrder: 6,
+    refs: [],
+  };
+}
+
+/** Short, patient-specific caveat wording; the knowledge base holds the full text and citations. */
+export function caveatLine(kb: KnowledgeBase, caveat: CaveatName, rank: number): DetailLine | undefined {
+  const p = kb.parameters;
+  const text: Partial<Record<CaveatName, string>> = {
+    hyperlipidemia: 'Hyperlipidemia is on the problem list: it falsely elevates VBQ; prefer DXA or CT HU',
+    stale: `A value used is older than the ${p.staleDataMonths}-month staleness window`,
+    fieldStrengthUnknown:
+      'The field strength of this measurement is not recorded: cutoff transfer is uncertain',
+    lumbarTScore:
+      'Only a lumbar-spine T-score is on record: degeneration can make it falsely high; hip preferred',
+    sex: 'VBQ is less accurate in men than in women',
+    age: kb.caveats.age.text.replace(/\.$/, ''),
+    supplementary: 'VBQ is supplementary: it prompts a workup and does not diagnose osteoporosis',
+    fieldStrength: 'VBQ depends on scanner and field strength (1.5 T scores run higher than 3 T)',
+  };
+  const words = text[caveat];
+  if (words === undefined) return undefined;
+  const refs = kb.caveats[caveat].references.slice(0, 1);
+  return { text: `_Caveat:_ ${words}${citeAll(kb, refs)}.`, dropOrder: rank === 0 ? 2 : 7, refs };
+}
