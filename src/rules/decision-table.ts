@@ -13,7 +13,6 @@ import { caveatsFor } from './caveats.js';
 import { assessScore, collectEvidence, type Evidence } from './evidence.js';
 import type {
   ActionState,
-  Advice,
   EvidenceItem,
   Finding,
   FindingContext,
