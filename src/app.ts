@@ -105,6 +105,7 @@ export function createApp(deps: AppDeps): Express {
     createCdsRouter({
       endpoints: createHookPipeline(deps.services, {
         cardClaims: deps.cardClaims ?? deps.store,
+        reminders: deps.store,
         audit,
         logger: deps.logger,
         metrics,

@@ -81,7 +81,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
     logger,
   });
-  const services = createServices(kb, { careTeamBaseUrl: config.publicBaseUrl });
+  const services = createServices(kb, {
+    careTeamBaseUrl: config.publicBaseUrl,
+    patientViewRepeatHours: config.patientViewRepeatHours,
+  });
   const audit = createAuditQueue(store, logger);
 
   // Durable write-back of measured Observations (and of the computed SR to the PACS), when configured.

@@ -92,6 +92,25 @@ export const orderSignRequestSchema = z
   .loose()
   .superRefine(requireFhirServerWithAuthorization);
 
+/** patient-view: the user may be a practitioner, the patient or a related person (spec). */
+export const patientViewContextSchema = z
+  .object({
+    userId: z
+      .string()
+      .regex(
+        /^(Practitioner|PractitionerRole|Patient|RelatedPerson)\/[A-Za-z0-9\-.]{1,64}$/,
+        'must be Practitioner/, PractitionerRole/, Patient/ or RelatedPerson/<id>',
+      ),
+    patientId: patientIdSchema,
+    encounterId: z.string().optional(),
+  })
+  .loose();
+
+export const patientViewRequestSchema = z
+  .object({ hook: z.literal('patient-view'), context: patientViewContextSchema, ...baseRequestShape })
+  .loose()
+  .superRefine(requireFhirServerWithAuthorization);
+
 export const orderSelectRequestSchema = z
   .object({ hook: z.literal('order-select'), context: orderSelectContextSchema, ...baseRequestShape })
   .loose()
@@ -108,7 +127,12 @@ export interface OrderSignContext {
 export interface OrderSelectContext extends OrderSignContext {
   selections: string[];
 }
-export type HookName = 'order-sign' | 'order-select';
+export interface PatientViewContext {
+  userId: string;
+  patientId: string;
+  encounterId?: string;
+}
+export type HookName = 'order-sign' | 'order-select' | 'patient-view';
 
 /** A validated hook request; `context.draftOrders` is typed as a FHIR Bundle after edge validation. */
 export interface HookRequest {
@@ -116,7 +140,7 @@ export interface HookRequest {
   hookInstance: string;
   fhirServer?: string;
   fhirAuthorization?: FhirAuthorization;
-  context: OrderSignContext | OrderSelectContext;
+  context: OrderSignContext | OrderSelectContext | PatientViewContext;
   prefetch?: Record<string, Resource | null>;
 }
 

@@ -5,12 +5,12 @@
  */
 import { hydratePrefetch, type HydrationOptions } from '../cds/prefetch.js';
 import { describeIssues, type HookEndpoint, type RequestClient } from '../cds/router.js';
-import type { CdsCard, HookRequest } from '../cds/types.js';
+import type { CdsCard, HookRequest, HydratedPrefetch } from '../cds/types.js';
 import { AppError } from '../errors.js';
 import { currentLogger, type Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { AuditRow } from '../store/store.js';
-import type { CdsService } from './service.js';
+import type { CdsService, Evaluation } from './service.js';
 
 /** How long card ids are remembered per hookInstance for cross-hook deduplication. */
 const CARD_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
@@ -21,6 +21,18 @@ export interface CardClaims {
   claimCards(hookInstance: string, hook: string, cardUuids: string[], expiresAt: Date): Promise<Set<string>>;
 }
 
+/** Cards already shown to a patient's chart by a service (patient-view), shared by replicas. */
+export interface Reminders {
+  /** Records the cards; resolves the uuids already shown to this patient by this service and not expired. */
+  claimReminders(
+    serviceId: string,
+    patientId: string,
+    cardUuids: string[],
+    now: Date,
+    expiresAt: Date,
+  ): Promise<Set<string>>;
+}
+
 /** Where audit rows go: off the request path, written in batches. */
 export interface AuditSink {
   record(row: AuditRow): void;
@@ -28,6 +40,7 @@ export interface AuditSink {
 
 export interface HookPipelineDeps {
   cardClaims: CardClaims;
+  reminders: Reminders;
   audit: AuditSink;
   logger: Logger;
   metrics: Metrics;
@@ -116,33 +129,67 @@ async function evaluate(
   deps: HookPipelineDeps,
   log: Logger,
 ): Promise<Outcome> {
-  const evaluation = service.plan(request);
-  if (evaluation === undefined) return { outcome: 'not-triggered', cards: [], suppressed: 0, fetched: 0 };
-  const hydration = await hydratePrefetch(request, service.definition.prefetch, {
-    timeoutMs: deps.fhirTimeoutMs,
-    clientFactory: deps.clientFactory,
-    onFetch: (key, outcome, seconds) => deps.metrics.fhirFetchDuration.observe({ key, outcome }, seconds),
-  });
-  const needed = hydration.failures.filter((f) => service.requiredPrefetch.includes(f.key));
-  if (needed.length > 0) {
-    log.warn({ cdsService: service.definition.id, keys: needed.map((f) => f.key) }, 'prefetch unavailable');
-    throw new AppError(
-      'prefetch-unavailable',
-      `Prefetch data the service needs could not be obtained: ${needed.map((f) => f.key).join(', ')}`,
-      needed.map((f) => `${f.key}: ${f.reason}`),
-    );
+  const plan = service.plan(request);
+  const nothing: Outcome = { outcome: 'not-triggered', cards: [], suppressed: 0, fetched: 0 };
+  if (plan === undefined) return nothing;
+  const templates = service.definition.prefetch;
+  const hydrate = async (keys: readonly string[]) => {
+    const subset = Object.fromEntries(keys.filter((k) => k in templates).map((k) => [k, templates[k]!]));
+    const hydration = await hydratePrefetch(request, subset, {
+      timeoutMs: deps.fhirTimeoutMs,
+      clientFactory: deps.clientFactory,
+      onFetch: (key, outcome, seconds) => deps.metrics.fhirFetchDuration.observe({ key, outcome }, seconds),
+    });
+    const needed = hydration.failures.filter((f) => service.requiredPrefetch.includes(f.key));
+    if (needed.length > 0) {
+      log.warn({ cdsService: service.definition.id, keys: needed.map((f) => f.key) }, 'prefetch unavailable');
+      throw new AppError(
+        'prefetch-unavailable',
+        `Prefetch data the service needs could not be obtained: ${needed.map((f) => f.key).join(', ')}`,
+        needed.map((f) => `${f.key}: ${f.reason}`),
+      );
+    }
+    return hydration;
+  };
+
+  let evaluation: Evaluation;
+  let prefetch: HydratedPrefetch;
+  let fetched: number;
+  if (typeof plan === 'function') {
+    const all = await hydrate(Object.keys(templates));
+    evaluation = plan;
+    prefetch = all.prefetch;
+    fetched = all.fetched.length;
+  } else {
+    // Staged: the first keys decide whether there is anything to do before the rest is fetched.
+    const first = await hydrate(plan.keys);
+    const next = plan.next(first.prefetch, now);
+    if (next === undefined) return { ...nothing, fetched: first.fetched.length };
+    const rest = await hydrate(Object.keys(templates).filter((k) => !plan.keys.includes(k)));
+    evaluation = next;
+    prefetch = { ...first.prefetch, ...rest.prefetch };
+    fetched = first.fetched.length + rest.fetched.length;
   }
-  const cards = evaluation({ prefetch: hydration.prefetch, now });
-  const fetched = hydration.fetched.length;
+
+  const cards = evaluation({ prefetch, now });
   const uuids = cards.flatMap((c) => (c.uuid ? [c.uuid] : []));
   // A claim matters only when there is a card another hook of the same instance could have shown.
   if (uuids.length === 0) return { outcome: 'no-cards', cards: [], suppressed: 0, fetched };
-  const suppressed = await deps.cardClaims.claimCards(
-    request.hookInstance,
-    request.hook,
-    uuids,
-    new Date(now.getTime() + CARD_DEDUP_TTL_MS),
-  );
+  const suppressed =
+    service.repeatWindowMs !== undefined
+      ? await deps.reminders.claimReminders(
+          service.definition.id,
+          request.context.patientId,
+          uuids,
+          now,
+          new Date(now.getTime() + service.repeatWindowMs),
+        )
+      : await deps.cardClaims.claimCards(
+          request.hookInstance,
+          request.hook,
+          uuids,
+          new Date(now.getTime() + CARD_DEDUP_TTL_MS),
+        );
   const shown = suppressed.size === 0 ? cards : cards.filter((c) => !c.uuid || !suppressed.has(c.uuid));
   return {
     outcome: shown.length > 0 ? 'cards' : 'no-cards',

@@ -65,22 +65,50 @@ export const PREFETCH_KEYS = {
     required: false,
     template: () => `ImagingStudy?patient=${PATIENT}&modality=${SYSTEMS.dicom}|MR&_sort=-started&_count=50`,
   },
+  // patient-view only: how a planned surgery is recorded besides a ServiceRequest.
+  appointments: {
+    required: true,
+    template: () => `Appointment?patient=${PATIENT}&status=proposed,pending,booked,waitlist&_count=100`,
+  },
+  procedures: {
+    required: true,
+    template: () => `Procedure?patient=${PATIENT}&status=preparation&_count=100`,
+  },
 } as const satisfies Record<string, PrefetchKeySpec>;
 
 export type PrefetchKeyName = keyof typeof PREFETCH_KEYS;
 
-/** Every key's template, filled from the knowledge base (the discovery document's `prefetch`). */
-export function prefetchTemplates(kb: KnowledgeBase): Record<PrefetchKeyName, string> {
-  const out = {} as Record<PrefetchKeyName, string>;
-  for (const [key, spec] of Object.entries(PREFETCH_KEYS) as [PrefetchKeyName, PrefetchKeySpec][]) {
-    out[key] = spec.template(kb);
-  }
+/** The keys the order hooks use. */
+export const ORDER_HOOK_KEYS = [
+  'patient',
+  'boneQuality',
+  'ctHu',
+  'dxa',
+  'vitaminD',
+  'conditions',
+  'medicationRequests',
+  'medicationStatements',
+  'serviceRequests',
+  'imagingStudies',
+] as const satisfies readonly PrefetchKeyName[];
+
+/** The keys `patient-view` uses: the order hooks' plus where a planned surgery can be recorded. */
+export const PATIENT_VIEW_KEYS = [...ORDER_HOOK_KEYS, 'appointments', 'procedures'] as const;
+
+/** The templates of `keys`, filled from the knowledge base (the discovery document's `prefetch`). */
+export function prefetchTemplates(
+  kb: KnowledgeBase,
+  keys: readonly PrefetchKeyName[] = ORDER_HOOK_KEYS,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of keys) out[key] = (PREFETCH_KEYS[key] as PrefetchKeySpec).template(kb);
   return out;
 }
 
-/** The keys without which the service answers 412. */
-export const REQUIRED_PREFETCH_KEYS: readonly PrefetchKeyName[] = (
-  Object.entries(PREFETCH_KEYS) as [PrefetchKeyName, PrefetchKeySpec][]
-)
-  .filter(([, spec]) => spec.required)
-  .map(([key]) => key);
+/** Of `keys`, those without which the service answers 412. */
+export function requiredKeys(keys: readonly PrefetchKeyName[] = ORDER_HOOK_KEYS): PrefetchKeyName[] {
+  return keys.filter((key) => (PREFETCH_KEYS[key] as PrefetchKeySpec).required);
+}
+
+/** The keys without which the order hooks answer 412. */
+export const REQUIRED_PREFETCH_KEYS: readonly PrefetchKeyName[] = requiredKeys(ORDER_HOOK_KEYS);

@@ -76,4 +76,18 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX outbox_due ON outbox (status, next_attempt_at)',
     ],
   },
+  {
+    version: 3,
+    name: 'patient-view reminders: a card shown to a chart is not repeated within the window',
+    statements: [
+      `CREATE TABLE chart_reminders (
+         service_id text NOT NULL,
+         patient_id text NOT NULL,
+         card_uuid text NOT NULL,
+         expires_at timestamptz NOT NULL,
+         PRIMARY KEY (service_id, patient_id, card_uuid)
+       )`,
+      'CREATE INDEX chart_reminders_expires ON chart_reminders (expires_at)',
+    ],
+  },
 ];

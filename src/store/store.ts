@@ -167,10 +167,37 @@ export class Store {
     });
   }
 
+  /**
+   * patient-view reminders: records the cards a service showed to a patient's chart until `expiresAt`
+   * and resolves the uuids that were already shown and have not expired (to be suppressed). Shared by
+   * replicas; an expired row is renewed.
+   */
+  async claimReminders(
+    serviceId: string,
+    patientId: string,
+    cardUuids: string[],
+    now: Date,
+    expiresAt: Date,
+  ): Promise<Set<string>> {
+    const shown = new Set<string>();
+    for (const uuid of cardUuids) {
+      const rows = await this.db.query<{ card_uuid: string }>(
+        `INSERT INTO chart_reminders (service_id, patient_id, card_uuid, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (service_id, patient_id, card_uuid) DO UPDATE SET expires_at = EXCLUDED.expires_at
+           WHERE chart_reminders.expires_at <= $5
+         RETURNING card_uuid`,
+        [serviceId, patientId, uuid, expiresAt, now],
+      );
+      if (rows.length === 0) shown.add(uuid);
+    }
+    return shown;
+  }
+
   /** Deletes expired replay-cache and card-deduplication rows. */
   async purgeExpired(now: Date = new Date()): Promise<void> {
     await this.db.query('DELETE FROM jti_replay WHERE expires_at < $1', [now]);
     await this.db.query('DELETE FROM shown_cards WHERE expires_at < $1', [now]);
+    await this.db.query('DELETE FROM chart_reminders WHERE expires_at < $1', [now]);
   }
 
   // ---- outbox ---------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HookRequest } from '../../src/cds/types.js';
+import type { HookRequest, OrderSignContext } from '../../src/cds/types.js';
 import { cardUuid, fitSummary, uuidV5 } from '../../src/cards/index.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
 import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
@@ -45,7 +45,7 @@ describe('card uuids', () => {
       i.context = {
         userId: i.context.userId,
         patientId: i.context.patientId,
-        draftOrders: i.context.draftOrders,
+        draftOrders: (i.context as OrderSignContext).draftOrders,
       };
     });
     const select = run('order-select-spine-order-selected-warning');

@@ -26,7 +26,7 @@ export interface ExpectedCard {
 
 export interface Expectation {
   description: string;
-  hook: 'order-sign' | 'order-select';
+  hook: 'order-sign' | 'order-select' | 'patient-view';
   now: string;
   patientId: string;
   userId: string;
@@ -73,9 +73,17 @@ export function runTemplate(
   for (const param of paramPart.split('&')) {
     const [name, value = ''] = param.split('=');
     if (name === 'patient') {
-      matches = matches.filter(
-        (r) => (r as { subject?: { reference?: string } }).subject?.reference === `Patient/${value}`,
-      );
+      matches = matches.filter((r) => {
+        const subject = (r as { subject?: { reference?: string } }).subject?.reference;
+        const participants = (r as { participant?: { actor?: { reference?: string } }[] }).participant ?? [];
+        return (
+          subject === `Patient/${value}` ||
+          participants.some((p) => p.actor?.reference === `Patient/${value}`)
+        );
+      });
+    } else if (name === 'status') {
+      const wanted = value.split(',');
+      matches = matches.filter((r) => wanted.includes(String((r as { status?: unknown }).status)));
     } else if (name === 'code') {
       const tokens = value.split(',');
       matches = matches.filter((r) => codings(r).some((c) => tokens.includes(`${c.system}|${c.code}`)));
@@ -118,7 +126,12 @@ export function toEvaluationInput(
   return {
     hook: expected.hook,
     hookInstance,
-    context: expected.hook === 'order-select' ? { ...base, selections } : base,
+    context:
+      expected.hook === 'order-select'
+        ? { ...base, selections }
+        : expected.hook === 'patient-view'
+          ? { userId: expected.userId, patientId: expected.patientId }
+          : base,
     prefetch,
     now: new Date(expected.now),
   };

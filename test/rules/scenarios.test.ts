@@ -5,14 +5,15 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
-import { prefetchTemplates } from '../../src/services/prefetch-keys.js';
+import { PATIENT_VIEW_KEYS, prefetchTemplates } from '../../src/services/prefetch-keys.js';
 import { boneHealthEvaluator } from '../../src/services/bone-health.js';
 import { cardProblems } from '../helpers/card-spec.js';
 import { loadScenario, scenarioNames, toEvaluationInput } from './scenario-harness.js';
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
 const evaluate = boneHealthEvaluator(kb);
-const templates = prefetchTemplates(kb);
+// The patient-view keys are a superset of the order hooks' keys: one set serves every scenario.
+const templates = prefetchTemplates(kb, PATIENT_VIEW_KEYS);
 const names = scenarioNames();
 
 describe('scenario table', () => {
