@@ -10,7 +10,12 @@ import { AppError } from './errors.js';
 import type { Logger } from './http/logger.js';
 import { createMetrics, metricsMiddleware, type Metrics } from './http/metrics.js';
 import { cors, errorHandler, requestContext, routeLabel } from './http/middleware.js';
-import { createHookPipeline, type AuditSink, type CardClaims } from './services/pipeline.js';
+import {
+  createHookPipeline,
+  type AuditSink,
+  type CardClaims,
+  type HookPipelineDeps,
+} from './services/pipeline.js';
 import type { CdsService } from './services/service.js';
 import type { Store } from './store/store.js';
 
@@ -29,6 +34,8 @@ export interface AppDeps {
   cardClaims?: CardClaims;
   /** Where audit rows go; defaults to a direct store write off the response path. */
   audit?: AuditSink;
+  /** The EHR profile of each client (see src/cds/ehr-profiles.ts); generic when absent. */
+  profileOf?: HookPipelineDeps['profileOf'];
   metrics?: Metrics;
   now?: () => Date;
   /** Extra readiness checks (e.g. knowledge base loaded); each throws or returns false when not ready. */
@@ -104,6 +111,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(
     createCdsRouter({
       endpoints: createHookPipeline(deps.services, {
+        profileOf: deps.profileOf,
         cardClaims: deps.cardClaims ?? deps.store,
         reminders: deps.store,
         audit,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Router } from 'express';
 import { createApp } from './app.js';
+import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { createImagingRouter } from './imaging/api.js';
@@ -81,6 +82,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
     logger,
   });
+  const profiles = new Map(clients.map((c) => [c.iss, ehrProfile(c)]));
   const services = createServices(kb, {
     careTeamBaseUrl: config.publicBaseUrl,
     patientViewRepeatHours: config.patientViewRepeatHours,
@@ -128,6 +130,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     services,
     authenticator,
     cardClaims: shared,
+    profileOf: (iss) => profiles.get(iss) ?? ehrProfile(),
     audit,
     metrics,
     now,

@@ -194,6 +194,8 @@ export interface CdsSuggestion {
   uuid?: string;
   isRecommended?: boolean;
   actions?: CdsAction[];
+  /** CDS Hooks 3.0 (STU): only for clients that document support for it. */
+  actionSelectionBehavior?: 'all' | 'any' | 'at-most-one';
 }
 
 export interface CdsLink {
@@ -238,4 +240,8 @@ export interface CdsServiceDefinition {
   description: string;
   prefetch?: PrefetchTemplateMap;
   usageRequirements?: string;
+  /** CDS Hooks 3.0: the semantic version of the specification implemented (2.0 clients ignore it). */
+  version?: string;
+  /** CDS Hooks 3.0: the version of the hook definition supported. */
+  hookVersion?: string;
 }

@@ -113,6 +113,14 @@ export const cdsClientSchema = z
       .optional(),
     algorithms: z.array(algorithmSchema).optional(),
     label: z.string().optional(),
+    // How this client's EHR takes cards (see src/cds/ehr-profiles.ts and the README's EHR sections).
+    ehr: z.enum(['epic', 'oracle', 'generic']).optional(),
+    cdsHooksVersion: z.enum(['2.0', '3.0']).optional(),
+    smartLinks: z.boolean().optional(),
+    allowedLinks: z.array(z.url({ protocol: /^https?$/ })).optional(),
+    allowCritical: z.boolean().optional(),
+    maxIndicator: z.enum(['info', 'warning', 'critical']).optional(),
+    actionSelectionBehavior: z.boolean().optional(),
   })
   .refine((c) => c.jku !== undefined || c.jwks !== undefined, {
     message: 'needs "jku" (allowed JWKS URLs) or "jwks" (keys given out of band), or both',

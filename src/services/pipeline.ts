@@ -4,6 +4,7 @@
  * audit. The router (src/cds/router.ts) only adapts HTTP to it. The clock is read once per call.
  */
 import { hydratePrefetch, type HydrationOptions } from '../cds/prefetch.js';
+import { ehrProfile, shapeCards, type EhrProfile } from '../cds/ehr-profiles.js';
 import { describeIssues, type HookEndpoint, type RequestClient } from '../cds/router.js';
 import type { CdsCard, HookRequest, HydratedPrefetch } from '../cds/types.js';
 import { AppError } from '../errors.js';
@@ -11,6 +12,8 @@ import { currentLogger, type Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { AuditRow } from '../store/store.js';
 import type { CdsService, Evaluation } from './service.js';
+
+const GENERIC = ehrProfile();
 
 /** How long card ids are remembered per hookInstance for cross-hook deduplication. */
 const CARD_DEDUP_TTL_MS = 24 * 60 * 60 * 1000;
@@ -39,6 +42,8 @@ export interface AuditSink {
 }
 
 export interface HookPipelineDeps {
+  /** The EHR profile of an authenticated client (generic when unknown). */
+  profileOf?: (iss: string) => EhrProfile;
   cardClaims: CardClaims;
   reminders: Reminders;
   audit: AuditSink;
@@ -86,6 +91,8 @@ async function run(
   let errorCode: string | undefined;
   try {
     result = await evaluate(service, request, now, deps, log);
+    // What the client's EHR can take (topic codes, one action per suggestion, links, indicator ceiling).
+    result.cards = shapeCards(result.cards, deps.profileOf?.(client.iss) ?? GENERIC);
     for (const card of result.cards)
       deps.metrics.cards.inc({ service: service.definition.id, indicator: card.indicator });
     return result.cards;
