@@ -28,6 +28,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
+import { parseClients } from '../src/config/clients.js';
 import { readDemoSeed } from '../src/demo/seed/index.js';
 import {
   closedLoop,
@@ -332,6 +333,21 @@ async function measureSelfFetch(
   };
 }
 
+/**
+ * The bench client's CDS_CLIENTS_FILE entry. Where the service keeps a per-client allow-list of FHIR
+ * servers (private addresses such as the loopback FHIR server are refused unless listed), the bench's
+ * FHIR server is listed; the service's own schema tells whether that member exists.
+ */
+function clientsEntry(bench: BenchClient, fhirBase: string): Record<string, unknown> {
+  const entry = { ...bench.clientsFileEntry, fhirServers: [fhirBase] };
+  try {
+    parseClients([entry], 'bench');
+    return entry;
+  } catch {
+    return bench.clientsFileEntry;
+  }
+}
+
 function checkClean(name: string, r: ClosedLoopResult | OpenLoopResult): void {
   const bad = 'non2xx' in r ? r.non2xx + r.errors + r.timeouts : r.failed;
   if (bad > 0)
@@ -366,6 +382,12 @@ async function runService(
       NODE_ENV: 'production',
       CDS_CLIENTS_FILE: clientsFile,
       DATABASE_URL: process.env.BENCH_DATABASE_URL,
+      // The per-client limits stay in the path but so high they never answer 429: one client sending
+      // 50 connections' worth of requests is exactly what they exist to stop, and the bench measures
+      // the capacity behind them. (Unknown to versions without the limits; ignored there.)
+      CLIENT_RATE_LIMIT: '1000000',
+      CLIENT_RATE_WINDOW_SECONDS: '1',
+      CLIENT_MAX_CONCURRENT: '100000',
     }),
     path.join(work, 'service.log'),
   );
@@ -587,9 +609,6 @@ async function main(): Promise<void> {
     }
 
     const bench = await createBenchClient();
-    const clientsFile = path.join(work, 'cds-clients.json');
-    fs.writeFileSync(clientsFile, JSON.stringify([bench.clientsFileEntry], null, 2));
-
     const fhir = spawnNode(
       ['--import', 'tsx', path.join(ROOT, 'bench/fhir-server.ts')],
       cleanEnv({}),
@@ -600,6 +619,8 @@ async function main(): Promise<void> {
     );
     children.push(fhir);
     const { baseUrl: fhirBase } = await announcement<{ baseUrl: string }>(fhir, 'FHIR-READY ', 120_000);
+    const clientsFile = path.join(work, 'cds-clients.json');
+    fs.writeFileSync(clientsFile, JSON.stringify([clientsEntry(bench, fhirBase)], null, 2));
 
     // The service and then the baseline listen on the same port, so one signed request fits both.
     const port = await freePort();
