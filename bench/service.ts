@@ -17,11 +17,11 @@
  *    (target 3 s); demo mode's RSS and start time for the README.
  *
  * Environment: BENCH_DURATION_S (15) seconds per load phase, BENCH_WARMUP_S (3), BENCH_CONNECTIONS (50),
- * BENCH_RATE (200), BENCH_SELF_FETCH_N (100), BENCH_PATIENT (demo-tlif-high-vbq), BENCH_SERVICE_ID (the
- * order-sign service whose id mentions spine), BENCH_SKIP_BUILD=1 to
- * use the existing dist/, BENCH_LOG_LEVEL (the service's LOG_LEVEL; default its own default),
- * BENCH_DATABASE_URL (run the service on PostgreSQL instead of PGlite), BENCH_SKIP_DEMO=1 to leave out
- * the demo-mode start, BENCH_KEEP=1 to keep the working directory with the processes' logs.
+ * BENCH_RATE (200), BENCH_SELF_FETCH_N (100), BENCH_PATIENT (demo-tlif-high-vbq), BENCH_SERVICE_ID (default:
+ * the order-sign service whose id mentions spine), BENCH_SKIP_BUILD=1 to use the existing dist/,
+ * BENCH_LOG_LEVEL (the service's LOG_LEVEL; default its own), BENCH_DATABASE_URL (run the service on
+ * PostgreSQL instead of PGlite), BENCH_SKIP_DEMO=1 to leave out the demo-mode start, BENCH_KEEP=1 to keep
+ * the working directory with the processes' logs.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
