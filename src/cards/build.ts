@@ -11,8 +11,9 @@ import {
   OVERRIDE_REASON_SYSTEM,
   type KnowledgeBase,
 } from '../knowledge/index.js';
-import type { Cutoff, Reference } from '../knowledge/schema.js';
+import { referenceLink, type Cutoff, type Reference } from '../knowledge/schema.js';
 import type { ActionState, Finding, ScoreAssessment } from '../rules/assess.js';
+import { compareFieldStrength, type ScoreForCutoff } from '../rules/cutoffs.js';
 import { day, metricLabel, num, pct } from '../rules/format.js';
 import { suggestedOrder, type OrderContext, type SuggestedOrderKind } from './service-requests.js';
 import { uuidV5 } from './uuid.js';
@@ -33,13 +34,16 @@ function firstAuthor(ref: Reference): string {
   return `${name} ${ref.year}`;
 }
 
-/** "Hu 2022, J Neurosurg Spine 2022;37:654-662 (doi:...)" */
+/** "Hu 2022, J Neurosurg Spine 2022;37:654-662 (reviewed in Gausper 2025; <link>)" */
 export function citation(kb: KnowledgeBase, refId: string): string {
   const ref = kb.references[refId];
   if (ref === undefined) return refId;
-  const where =
-    ref.doi !== undefined ? `doi:${ref.doi}` : ref.via !== undefined ? `cited in ${ref.via}` : undefined;
-  return `${firstAuthor(ref)}, ${ref.journal}${where === undefined ? '' : ` (${where})`}`;
+  const review = ref.reviewedIn === undefined ? undefined : kb.references[ref.reviewedIn];
+  const where = [
+    review === undefined ? undefined : `reviewed in ${firstAuthor(review)}`,
+    ref.doi !== undefined ? `doi:${ref.doi}` : referenceLink(ref),
+  ].filter((x): x is string => x !== undefined);
+  return `${firstAuthor(ref)}, ${ref.journal} (${where.join('; ')})`;
 }
 
 function performance(cutoff: Cutoff): string {
@@ -52,13 +56,21 @@ function performance(cutoff: Cutoff): string {
   return parts.length > 0 ? parts.join(', ') : 'performance not reported';
 }
 
-function cutoffLine(kb: KnowledgeBase, cutoff: Cutoff, result: string | undefined): string {
-  const calibrated =
-    cutoff.fieldStrengthT !== undefined || cutoff.scanner !== undefined
-      ? ` [local calibration${cutoff.fieldStrengthT === undefined ? '' : ` ${num(cutoff.fieldStrengthT)} T`}${cutoff.scanner === undefined ? '' : ` ${cutoff.scanner}`}]`
-      : '';
+function cutoffLine(
+  kb: KnowledgeBase,
+  cutoff: Cutoff,
+  result: string | undefined,
+  score?: ScoreForCutoff,
+): string {
+  // Field strength: which comparison this is (site-calibrated, same field strength) and its caveat.
+  const fs = compareFieldStrength(kb, cutoff, score);
+  const design =
+    cutoff.cohort?.design === undefined
+      ? ''
+      : `; from a ${cutoff.cohort.design}${cutoff.cohort.n === undefined ? '' : ` (n = ${cutoff.cohort.n}${cutoff.cohort.events === undefined ? '' : `, ${cutoff.cohort.events} events`})`}`;
+  const field = fs.caveat !== undefined ? ` [${fs.caveat.text}]` : fs.label !== '' ? ` [${fs.label}]` : '';
   const what = `${cutoff.comparator} ${num(cutoff.threshold)}${cutoff.unit === undefined ? '' : ` ${cutoff.unit}`}: ${cutoff.procedureLabel === 'any' ? '' : `${cutoff.procedureLabel} `}${cutoff.outcome}`;
-  return `${what}${result === undefined ? '' : ` (${result})`}; ${performance(cutoff)}; ${cutoff.population}; ${citation(kb, cutoff.reference)}${calibrated}`;
+  return `${what}${result === undefined ? '' : ` (${result})`}; ${performance(cutoff)}; ${cutoff.population}${design}; ${citation(kb, cutoff.reference)}${field}`;
 }
 
 function scoreBlock(kb: KnowledgeBase, a: ScoreAssessment): string[] {
@@ -76,11 +88,11 @@ function scoreBlock(kb: KnowledgeBase, a: ScoreAssessment): string[] {
   const lines = [`- ${metricLabel(s.metric, s.region)} ${num(s.value)} (${meta.join('; ')})`];
   const mark = (exceeded: boolean): string => (exceeded ? 'above' : 'below');
   for (const c of a.procedure)
-    lines.push(`  - Procedure cutoff ${cutoffLine(kb, c.cutoff, mark(c.exceeded))}`);
+    lines.push(`  - Procedure cutoff ${cutoffLine(kb, c.cutoff, mark(c.exceeded), s)}`);
   if (a.screening !== undefined)
-    lines.push(`  - Screening cutoff ${cutoffLine(kb, a.screening.cutoff, mark(a.screening.exceeded))}`);
+    lines.push(`  - Screening cutoff ${cutoffLine(kb, a.screening.cutoff, mark(a.screening.exceeded), s)}`);
   for (const c of a.supporting)
-    lines.push(`  - Also published: ${cutoffLine(kb, c.cutoff, mark(c.exceeded))}`);
+    lines.push(`  - Also published: ${cutoffLine(kb, c.cutoff, mark(c.exceeded), s)}`);
   if (a.procedure.length === 0 && a.screening === undefined)
     lines.push('  - No published cutoff for this metric and procedure.');
   if (a.confounders.includes('hyperlipidemia')) lines.push('  - Confounded by hyperlipidemia (see caveats).');
@@ -169,10 +181,10 @@ function referencedIds(kb: KnowledgeBase, finding: Finding): string[] {
 function links(kb: KnowledgeBase, finding: Finding): CdsLink[] {
   return referencedIds(kb, finding)
     .map((id) => kb.references[id])
-    .filter((r): r is Reference & { doi: string } => r?.doi !== undefined)
+    .filter((r): r is Reference => r !== undefined)
     .map((r) => ({
-      label: `${firstAuthor(r)} (doi:${r.doi})`,
-      url: `https://doi.org/${r.doi}`,
+      label: r.doi !== undefined ? `${firstAuthor(r)} (doi:${r.doi})` : firstAuthor(r),
+      url: referenceLink(r),
       type: 'absolute' as const,
     }));
 }
