@@ -181,10 +181,10 @@ function referencedIds(kb: KnowledgeBase, finding: Finding): string[] {
 function links(kb: KnowledgeBase, finding: Finding): CdsLink[] {
   return referencedIds(kb, finding)
     .map((id) => kb.references[id])
-    .filter((r): r is Reference => r !== undefined)
+    .filter((r): r is Reference => r !== undefined && referenceLink(r) !== undefined)
     .map((r) => ({
       label: r.doi !== undefined ? `${firstAuthor(r)} (doi:${r.doi})` : firstAuthor(r),
-      url: referenceLink(r),
+      url: referenceLink(r)!,
       type: 'absolute' as const,
     }));
 }

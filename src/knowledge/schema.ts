@@ -152,7 +152,8 @@ export type CodeListsFile = z.infer<typeof codeListsFileSchema>;
 
 // ---- references ------------------------------------------------------------------------------------
 
-export const referenceSchema = z
+/** A reference as a hospital's overrides file may give it (an internal report may have no public link). */
+export const referenceBaseSchema = z
   .object({
     authors: nonEmpty,
     /** How cards cite it when the first author's surname is not the right short name. */
@@ -171,19 +172,20 @@ export const referenceSchema = z
     reviewedIn: nonEmpty.optional(),
     note: nonEmpty.optional(),
   })
-  .strict()
-  .superRefine((ref, ctx) => {
-    if (ref.doi === undefined && ref.pmid === undefined && ref.url === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['doi'], message: 'every reference needs a DOI, a PMID or a URL' });
-    }
-  });
-export type Reference = z.infer<typeof referenceSchema>;
+  .strict();
+/** A published reference: every one has a link a reader can follow. */
+export const referenceSchema = referenceBaseSchema.superRefine((ref, ctx) => {
+  if (ref.doi === undefined && ref.pmid === undefined && ref.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['doi'], message: 'every reference needs a DOI, a PMID or a URL' });
+  }
+});
+export type Reference = z.infer<typeof referenceBaseSchema>;
 
 /** The link a reader follows for a reference: DOI, else PubMed, else the recorded URL. */
-export function referenceLink(ref: Reference): string {
+export function referenceLink(ref: Reference): string | undefined {
   if (ref.doi !== undefined) return `https://doi.org/${ref.doi}`;
   if (ref.pmid !== undefined) return `https://pubmed.ncbi.nlm.nih.gov/${ref.pmid}/`;
-  return ref.url!;
+  return ref.url;
 }
 
 export const referencesFileSchema = z
@@ -327,7 +329,7 @@ export const overridesFileSchema = z
     version: semver.optional(),
     description: nonEmpty.optional(),
     cutoffs: z.array(cutoffSchema).default([]),
-    references: z.record(nonEmpty, referenceSchema).default({}),
+    references: z.record(nonEmpty, referenceBaseSchema).default({}),
   })
   .strict()
   .superRefine((file, ctx) => {
