@@ -159,7 +159,8 @@ function checkCutoffs(
     }
     // One primary per role and variant: the default one, one per cohort field strength for
     // field-strength-specific primaries, and one per site-calibrated field strength / scanner.
-    const cohortVariant = cutoff.fieldStrengthSpecific === true ? (cutoff.cohort?.fieldStrength ?? '?') : 'default';
+    const cohortVariant =
+      cutoff.fieldStrengthSpecific === true ? (cutoff.cohort?.fieldStrength ?? '?') : 'default';
     const variant = `${cohortVariant}|${cutoff.fieldStrengthT ?? '*'}|${cutoff.scanner ?? '*'}`;
     const keys = [
       ...(cutoff.primaryFor ?? []).map((f) => `procedure|${f}|${cutoff.metric}|${variant}`),
@@ -303,7 +304,10 @@ function clinicalReferences(c: ClinicalDataFile): { id: string; where: string }[
   return [
     ...c.zScoreRule.references.map((id) => ({ id, where: 'zScoreRule' })),
     ...c.tScoreRule.references.map((id) => ({ id, where: 'tScoreRule' })),
-    { id: c.glucocorticoids.exposureThresholdMgPerDay.reference, where: 'glucocorticoids.exposureThresholdMgPerDay' },
+    {
+      id: c.glucocorticoids.exposureThresholdMgPerDay.reference,
+      where: 'glucocorticoids.exposureThresholdMgPerDay',
+    },
     { id: c.glucocorticoids.exposureMinDays.reference, where: 'glucocorticoids.exposureMinDays' },
     { id: c.glucocorticoids.conversionReference, where: 'glucocorticoids.conversionReference' },
     ...c.treatments.flatMap((t) => t.references.map((id) => ({ id, where: `treatments ${t.ingredient}` }))),
@@ -311,7 +315,10 @@ function clinicalReferences(c: ClinicalDataFile): { id: string; where: string }[
     { id: c.renal.bisphosphonateEgfrMin.reference, where: 'renal.bisphosphonateEgfrMin' },
     { id: c.vbqNorms.reference, where: 'vbqNorms' },
     { id: c.fieldStrengthEffect.reference, where: 'fieldStrengthEffect' },
-    ...c.fieldStrengthEffect.supporting.map((s) => ({ id: s.reference, where: 'fieldStrengthEffect.supporting' })),
+    ...c.fieldStrengthEffect.supporting.map((s) => ({
+      id: s.reference,
+      where: 'fieldStrengthEffect.supporting',
+    })),
     ...c.riskEstimates.map((r) => ({ id: r.reference, where: `riskEstimates ${r.id}` })),
   ];
 }

@@ -165,7 +165,10 @@ export const referenceBaseSchema = z
       .string()
       .regex(/^10\.\d{4,9}\/\S+$/, 'must be a bare DOI such as 10.1016/j.spinee.2019.10.018')
       .optional(),
-    pmid: z.string().regex(/^\d{1,9}$/, 'must be a bare PubMed id').optional(),
+    pmid: z
+      .string()
+      .regex(/^\d{1,9}$/, 'must be a bare PubMed id')
+      .optional(),
     /** Publisher (or, failing that, index) page, used only when there is no DOI and no PMID. */
     url: z.url().optional(),
     /** The numbers were read in this review (a reference id), not in the paper itself. */
@@ -336,11 +339,16 @@ export const overridesFileSchema = z
     file.cutoffs.forEach((cutoff, i) => {
       // A site calibration without the field strength or scanner it was derived on would be applied
       // to every score: refuse it rather than silently widen it.
-      if (cutoff.provenance !== undefined && cutoff.fieldStrengthT === undefined && cutoff.scanner === undefined) {
+      if (
+        cutoff.provenance !== undefined &&
+        cutoff.fieldStrengthT === undefined &&
+        cutoff.scanner === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: ['cutoffs', i, 'fieldStrengthT'],
-          message: 'a site-calibrated cutoff states the field strength (fieldStrengthT) or scanner it applies to',
+          message:
+            'a site-calibrated cutoff states the field strength (fieldStrengthT) or scanner it applies to',
         });
       }
     });
@@ -350,7 +358,12 @@ export type OverridesFile = z.infer<typeof overridesFileSchema>;
 // ---- clinical data (for reading EHR data and deciding; each item cited) ----------------------------
 
 const citedNumber = z
-  .object({ value: z.number().finite(), unit: nonEmpty.optional(), reference: nonEmpty, note: nonEmpty.optional() })
+  .object({
+    value: z.number().finite(),
+    unit: nonEmpty.optional(),
+    reference: nonEmpty,
+    note: nonEmpty.optional(),
+  })
   .strict();
 
 export const clinicalDataFileSchema = z

@@ -159,7 +159,8 @@ export function compareFieldStrength(
   score: ScoreForCutoff | undefined,
   basis?: CutoffBasis,
 ): CutoffSelection {
-  if (!MRI_METRICS.includes(cutoff.metric)) return { cutoff, basis: basis ?? 'default', label: '', caveat: undefined };
+  if (!MRI_METRICS.includes(cutoff.metric))
+    return { cutoff, basis: basis ?? 'default', label: '', caveat: undefined };
   if (isSiteCalibrated(cutoff)) {
     return { cutoff, basis: 'site-calibrated', label: siteLabel(cutoff), caveat: undefined };
   }
@@ -272,7 +273,9 @@ export function selectCutoff(
   const calibrated = candidates
     .filter((c) => calibratedFor(c, score))
     // A cutoff calibrated for the scanner as well as the field strength is the closer match.
-    .sort((a, b) => Number(b.scanner !== undefined) - Number(a.scanner !== undefined) || a.id.localeCompare(b.id));
+    .sort(
+      (a, b) => Number(b.scanner !== undefined) - Number(a.scanner !== undefined) || a.id.localeCompare(b.id),
+    );
   if (calibrated[0] !== undefined) return compareFieldStrength(kb, calibrated[0], score, 'site-calibrated');
   const published = candidates.filter((c) => !isSiteCalibrated(c));
   const scoreFs = scoreFieldStrength(score?.fieldStrengthT);
@@ -317,7 +320,10 @@ export function selectScreeningCutoff(
 ): CutoffSelection | undefined {
   const candidates = kb.cutoffs.filter(
     (c) =>
-      c.role === 'screening' && c.primaryScreening === true && c.metric === metric && regionMatches(c, region),
+      c.role === 'screening' &&
+      c.primaryScreening === true &&
+      c.metric === metric &&
+      regionMatches(c, region),
   );
   return selectCutoff(kb, candidates, score);
 }
@@ -369,7 +375,11 @@ export function supportingCutoffs(
  * e.g. "mean VBQ at 60-69 is 3.27 (SD 0.57; VBQ normative data (serial MRI))". Undefined outside the
  * decades the norms cover or for other metrics.
  */
-export function ageContext(kb: KnowledgeBase, metric: Metric, ageYears: number | undefined): string | undefined {
+export function ageContext(
+  kb: KnowledgeBase,
+  metric: Metric,
+  ageYears: number | undefined,
+): string | undefined {
   const norms = kb.clinicalData.vbqNorms;
   if (metric !== norms.metric || ageYears === undefined) return undefined;
   const decade = norms.byDecade.find((d) => ageYears >= d.ageFrom && ageYears <= d.ageTo);
