@@ -103,7 +103,7 @@ Description: "DXA results by site as LOINC names them: T-scores (kind t-score), 
 ValueSet: VitaminD25oh
 Id: vitamin-d-25oh
 Title: "25-hydroxyvitamin D"
-Description: "25-OH vitamin D results and orders; < 20 ng/mL predicts osteoporosis-related complications (Dimar 2021). role order marks the code used for a suggested order. Codes not yet verified against their code system: 35365-6, 82306."
+Description: "25-OH vitamin D results and orders; < 20 ng/mL predicts osteoporosis-related complications (Dimar 2021). role order marks the code used for a suggested order. Codes not yet verified against their code system: 62292-8, 1989-3, 35365-6, 82306."
 * ^status = #active
 * ^experimental = false
 * http://loinc.org#62292-8 "25-hydroxyvitamin D2+D3 [Mass/volume] in Serum or Plasma"
@@ -213,7 +213,7 @@ Description: "Secondary cause of osteoporosis. Codes not yet verified against th
 ValueSet: LongTermSteroidUse
 Id: long-term-steroid-use
 Title: "Long-term systemic steroid use"
-Description: "Problem-list evidence of chronic glucocorticoid use."
+Description: "Problem-list evidence of chronic glucocorticoid use. Codes not yet verified against their code system: Z79.52."
 * ^status = #active
 * ^experimental = false
 * http://hl7.org/fhir/sid/icd-10-cm#Z79.52 "Long term (current) use of systemic steroids"
