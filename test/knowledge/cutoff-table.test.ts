@@ -85,7 +85,8 @@ const TABLE: Row[] = [
   ['ct-hu-l1-normal-pickhardt-2013', 200, '>', null, null, null, null, 'n/a', 'pickhardt-2013', 'unchecked: > 200 HU, NPV 99%'],
   ['dxa-osteoporosis-who', -2.5, '<=', null, null, null, null, 'n/a', 'who-1994', 'unchecked: WHO T <= -2.5'],
   ['dxa-osteopenia-who', -1, '<', null, null, null, null, 'n/a', 'who-1994', 'unchecked: WHO T < -1.0'],
-  ['vitamin-d-low-dimar-2021', 20, '<', null, null, null, null, 'n/a', 'dimar-2021', 'unchecked: 25-OH vitamin D < 20 ng/mL'],
+  ['vitamin-d-low-dimar-2021', 20, '<', null, null, null, null, 'n/a', 'dimar-2021', 'guideline recommendation: serum vitamin D3 < 20 ng/mL'],
+  ['ct-hu-spine-complications-dimar-2021', 97.9, '<', null, null, null, null, 'n/a', 'dimar-2021', 'guideline recommendation: CT Hounsfield Unit < 97.9'],
 ];
 
 const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
