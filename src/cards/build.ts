@@ -41,9 +41,10 @@ export function citation(kb: KnowledgeBase, refId: string): string {
   const review = ref.reviewedIn === undefined ? undefined : kb.references[ref.reviewedIn];
   const where = [
     review === undefined ? undefined : `reviewed in ${firstAuthor(review)}`,
-    ref.doi !== undefined ? `doi:${ref.doi}` : referenceLink(ref),
+    // The full link is in the card's links; the detail keeps the identifier short.
+    ref.doi !== undefined ? `doi:${ref.doi}` : ref.pmid !== undefined ? `PMID ${ref.pmid}` : undefined,
   ].filter((x): x is string => x !== undefined);
-  return `${firstAuthor(ref)}, ${ref.journal} (${where.join('; ')})`;
+  return `${firstAuthor(ref)}, ${ref.journal}${where.length === 0 ? '' : ` (${where.join('; ')})`}`;
 }
 
 function performance(cutoff: Cutoff): string {
@@ -61,6 +62,7 @@ function cutoffLine(
   cutoff: Cutoff,
   result: string | undefined,
   score?: ScoreForCutoff,
+  brief = false,
 ): string {
   // Field strength: which comparison this is (site-calibrated, same field strength) and its caveat.
   const fs = compareFieldStrength(kb, cutoff, score);
@@ -68,7 +70,9 @@ function cutoffLine(
     cutoff.cohort?.design === undefined
       ? ''
       : `; from a ${cutoff.cohort.design}${cutoff.cohort.n === undefined ? '' : ` (n = ${cutoff.cohort.n}${cutoff.cohort.events === undefined ? '' : `, ${cutoff.cohort.events} events`})`}`;
-  const field = fs.caveat !== undefined ? ` [${fs.caveat.text}]` : fs.label !== '' ? ` [${fs.label}]` : '';
+  // The full caveat on the cutoffs compared; the short label on the further ones.
+  const field =
+    fs.caveat !== undefined && !brief ? ` [${fs.caveat.text}]` : fs.label !== '' ? ` [${fs.label}]` : '';
   const what = `${cutoff.comparator} ${num(cutoff.threshold)}${cutoff.unit === undefined ? '' : ` ${cutoff.unit}`}: ${cutoff.procedureLabel === 'any' ? '' : `${cutoff.procedureLabel} `}${cutoff.outcome}`;
   return `${what}${result === undefined ? '' : ` (${result})`}; ${performance(cutoff)}; ${cutoff.population}${design}; ${citation(kb, cutoff.reference)}${field}`;
 }
@@ -92,7 +96,7 @@ function scoreBlock(kb: KnowledgeBase, a: ScoreAssessment): string[] {
   if (a.screening !== undefined)
     lines.push(`  - Screening cutoff ${cutoffLine(kb, a.screening.cutoff, mark(a.screening.exceeded), s)}`);
   for (const c of a.supporting)
-    lines.push(`  - Also published: ${cutoffLine(kb, c.cutoff, mark(c.exceeded), s)}`);
+    lines.push(`  - Also published: ${cutoffLine(kb, c.cutoff, mark(c.exceeded), s, true)}`);
   if (a.procedure.length === 0 && a.screening === undefined)
     lines.push('  - No published cutoff for this metric and procedure.');
   if (a.confounders.includes('hyperlipidemia')) lines.push('  - Confounded by hyperlipidemia (see caveats).');
