@@ -21,6 +21,7 @@ import {
   anabolicLine,
   caveatLine,
   excludedLine,
+  fieldStrengthCaveatLine,
   headline,
   inPlaceLine,
   recommendationLine,
@@ -62,7 +63,20 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   lines.push(recommendationLine(kb, finding));
   if (finding.anabolic) lines.push(anabolicLine(kb));
   const optional = [vitaminDLine(kb, finding), inPlaceLine(finding), excludedLine(finding)];
-  finding.caveats.slice(0, 2).forEach((c, i) => optional.push(caveatLine(kb, c, i)));
+  // At most two caveats: what weakens the deciding datum for this patient (a confounder, a lumbar-only
+  // T-score, stale data) first, then the deciding comparison's field-strength caveat, then the others.
+  const fieldCaveat = fieldStrengthCaveatLine(kb, finding);
+  const patient = finding.caveats.filter(
+    (c) => fieldCaveat === undefined || (c !== 'fieldStrength' && c !== 'fieldStrengthUnknown'),
+  );
+  const weakening = new Set<string>(['hyperlipidemia', 'lumbarTScore', 'stale']);
+  const strong = patient.filter((c) => weakening.has(c));
+  const ordered = [
+    ...strong.map((c) => caveatLine(kb, c, 0)),
+    fieldCaveat,
+    ...patient.filter((c) => !strong.includes(c)).map((c) => caveatLine(kb, c, 1)),
+  ].filter((l): l is DetailLine => l !== undefined);
+  ordered.slice(0, 2).forEach((line, i) => optional.push({ ...line, dropOrder: i === 0 ? 2 : 4 }));
   for (const line of optional) if (line !== undefined) lines.push(line);
   return fitDetail(lines);
 }

@@ -1,7 +1,7 @@
 /** How cards cite the knowledge base's references: "Hu 2022" in text, a link per cited work. */
 import type { CdsLink } from '../cds/types.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
-import type { Reference } from '../knowledge/schema.js';
+import { referenceLink, type Reference } from '../knowledge/schema.js';
 
 /** "Hu 2022": the reference's short name, else the first author's surname and the year. */
 export function shortCitation(kb: KnowledgeBase, refId: string): string {
@@ -18,10 +18,7 @@ function shortOf(ref: Reference): string {
 
 /** Where a reader can open the work: DOI, else PubMed, else the publisher's page. */
 export function referenceUrl(ref: Reference): string | undefined {
-  const r = ref as Reference & { pmid?: string; url?: string };
-  if (r.doi !== undefined) return `https://doi.org/${r.doi}`;
-  if (r.pmid !== undefined) return `https://pubmed.ncbi.nlm.nih.gov/${r.pmid}/`;
-  return r.url;
+  return referenceLink(ref);
 }
 
 /** One `absolute` link per cited work that has an address, in citation order. */

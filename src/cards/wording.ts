@@ -7,6 +7,7 @@
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { CaveatName, Cutoff } from '../knowledge/schema.js';
 import type { Advice, EvidenceItem, Finding, ScoreAssessment } from '../rules/index.js';
+import { compareFieldStrength, type CutoffSelection } from '../rules/cutoffs.js';
 import type { PlannedProcedure } from '../rules/procedure.js';
 import { shortCitation } from './citations.js';
 import { humanDate, metricLabel, num, pct } from './format.js';
@@ -41,7 +42,22 @@ export function performance(cutoff: Cutoff): string | undefined {
 
 function cited(kb: KnowledgeBase, cutoff: Cutoff): string {
   const perf = performance(cutoff);
-  return `(${perf === undefined ? '' : `${perf}; `}${shortCitation(kb, cutoff.reference)})`;
+  const ref = kb.references[cutoff.reference];
+  const review = ref?.reviewedIn === undefined ? '' : `, reviewed in ${shortCitation(kb, ref.reviewedIn)}`;
+  return `(${perf === undefined ? '' : `${perf}; `}${shortCitation(kb, cutoff.reference)}${review})`;
+}
+
+/** "; from a single retrospective cohort (n = 256, 67 events)" when the knowledge base records the design. */
+function design(cutoff: Cutoff): string {
+  const c = cutoff.cohort;
+  if (c?.design === undefined) return '';
+  const n = c.n === undefined ? '' : ` (n = ${c.n}${c.events === undefined ? '' : `, ${c.events} events`})`;
+  return `, from a ${c.design}${n}`;
+}
+
+/** How a score's comparison with a cutoff reads: its field-strength label, and a caveat line when needed. */
+export function fieldStrengthOf(kb: KnowledgeBase, cutoff: Cutoff, a: ScoreAssessment): CutoffSelection {
+  return compareFieldStrength(kb, cutoff, a.score);
 }
 
 /** "VBQ 3.42 above the 3.28 TLIF cage subsidence cutoff": the score with the cutoff that decided. */
@@ -146,41 +162,44 @@ export function valueLine(kb: KnowledgeBase, item: EvidenceItem): DetailLine {
     case 'score': {
       const a = item.assessment;
       const s = a.score;
-      const fs =
+      const tesla =
         s.fieldStrengthT === undefined ? 'field strength not recorded' : `${num(s.fieldStrengthT)} T`;
-      const value = `**${metricLabel(s.metric, s.region)} ${num(s.value)}** (${humanDate(s.date)}, ${fs})`;
+      const value = `**${metricLabel(s.metric, s.region)} ${num(s.value)}** (${humanDate(s.date)}, ${tesla})`;
       const decided = a.lead ?? a.screening?.cutoff;
       if (decided === undefined)
         return { text: `${value}: no published cutoff for this procedure.`, dropOrder: 0, refs: [] };
       const exceeded = a.lead !== undefined || a.screening?.exceeded === true;
-      const site =
-        decided.fieldStrengthT !== undefined || decided.scanner !== undefined
-          ? `the site-calibrated cutoff (${[decided.fieldStrengthT === undefined ? undefined : `${num(decided.fieldStrengthT)} T`, decided.scanner].filter((x) => x !== undefined).join(', ')}) for ${decided.outcome}`
-          : undefined;
-      const what =
-        site !== undefined
-          ? site
-          : a.lead !== undefined
-            ? `the published cutoff for ${decided.outcome}${procedureOf(decided) === '' ? '' : ` after ${decided.procedureLabel}`}`
-            : `the screening cutoff for ${decided.outcome}`;
       const relation = exceeded ? COMPARATOR[decided.comparator] : 'below';
+      const fs = fieldStrengthOf(kb, decided, a);
+      const labelled = (sel: CutoffSelection): string =>
+        sel.basis === 'site-calibrated'
+          ? `, ${sel.label}`
+          : sel.caveat === undefined && sel.label !== ''
+            ? ` [${sel.label}]`
+            : '';
       const missed = a.lead === undefined ? a.procedure[0]?.cutoff : undefined;
       if (missed !== undefined && a.screening?.exceeded === true) {
         // Between the screening and the procedure's cutoff: both numbers decided the card.
-        const missedWhat =
-          missed.fieldStrengthT !== undefined || missed.scanner !== undefined
-            ? `site-calibrated cutoff (${[missed.fieldStrengthT === undefined ? undefined : `${num(missed.fieldStrengthT)} T`, missed.scanner].filter((x) => x !== undefined).join(', ')})`
-            : 'cutoff';
+        const missedFs = fieldStrengthOf(kb, missed, a);
         return {
-          text: `${value}: below the ${num(missed.threshold)} ${procedureOf(missed)}${missed.outcome} ${missedWhat} (${shortCitation(kb, missed.reference)}), ${relation} the ${num(decided.threshold)} screening cutoff ${cited(kb, decided)}.`,
+          text: `${value}: below the ${num(missed.threshold)} ${procedureOf(missed)}${missed.outcome} cutoff${labelled(missedFs)} (${shortCitation(kb, missed.reference)}), ${relation} the ${num(decided.threshold)} screening cutoff${labelled(fs)} ${cited(kb, decided)}.`,
           dropOrder: 0,
           refs: [missed.reference, decided.reference],
         };
       }
+      const what =
+        a.lead !== undefined
+          ? `the ${decided.outcome} cutoff${procedureOf(decided) === '' ? '' : ` after ${decided.procedureLabel}`}`
+          : `the screening cutoff for ${decided.outcome}`;
       return {
-        text: `${value}: ${relation} ${num(decided.threshold)}, ${what} ${cited(kb, decided)}.`,
+        text: `${value}: ${relation} ${num(decided.threshold)}, ${what}${labelled(fs)}${design(decided)} ${cited(kb, decided)}.`,
         dropOrder: 0,
-        refs: [decided.reference],
+        refs: [
+          decided.reference,
+          ...(kb.references[decided.reference]?.reviewedIn
+            ? [kb.references[decided.reference]!.reviewedIn!]
+            : []),
+        ],
       };
     }
     case 'dxa': {
@@ -311,7 +330,7 @@ export function vitaminDLine(kb: KnowledgeBase, finding: Finding): DetailLine | 
   if (finding.actions.vitaminD === 'suggest')
     return {
       text: `25-OH vitamin D: none in the last ${p.vitaminDLookbackMonths} months; check and replete${citeAll(kb, refs)}.`,
-      dropOrder: 5,
+      dropOrder: 6,
       refs,
     };
   return undefined;
@@ -328,7 +347,7 @@ export function inPlaceLine(finding: Finding): DetailLine | undefined {
   if (finding.actions.dxa === 'done' && c.dxaLastDate !== undefined)
     parts.push(`DXA done ${humanDate(c.dxaLastDate)}`);
   if (parts.length === 0) return undefined;
-  return { text: `Already in place: ${parts.join('; ')}.`, dropOrder: 4, refs: [] };
+  return { text: `Already in place: ${parts.join('; ')}.`, dropOrder: 5, refs: [] };
 }
 
 /** Scores on record that could not be used, and why (so nobody wonders where they went). */
@@ -348,8 +367,29 @@ export function excludedLine(finding: Finding): DetailLine | undefined {
   const more = ex.length > 1 ? ` (and ${ex.length - 1} more)` : '';
   return {
     text: `Not used: ${label}${value} of ${humanDate(first.date)}, ${first.reasons.join('; ')}${more}.`,
-    dropOrder: 6,
+    dropOrder: 7,
     refs: [],
+  };
+}
+
+/** The field-strength caveat of the deciding comparison (it qualifies the number that decided). */
+export function fieldStrengthCaveatLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const item =
+    finding.lead?.kind === 'score'
+      ? finding.lead
+      : finding.second?.kind === 'score'
+        ? finding.second
+        : undefined;
+  if (item === undefined || item.kind !== 'score') return undefined;
+  const a = item.assessment;
+  const decided = a.lead ?? a.screening?.cutoff;
+  if (decided === undefined) return undefined;
+  const caveat = fieldStrengthOf(kb, decided, a).caveat;
+  if (caveat === undefined) return undefined;
+  return {
+    text: `_Caveat:_ ${caveat.text[0]!.toUpperCase()}${caveat.text.slice(1)}.`,
+    dropOrder: 2,
+    refs: caveat.references,
   };
 }
 

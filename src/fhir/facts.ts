@@ -56,7 +56,7 @@ export interface ExcludedScoreFact {
   reasons: string[];
 }
 
-export type DxaSite = 'lumbar-spine' | 'total-hip' | 'femoral-neck' | 'forearm';
+export type DxaSite = 'lumbar-spine' | 'total-hip' | 'femur' | 'femoral-neck' | 'forearm';
 
 export interface TScoreFact {
   site: DxaSite;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  clinicalDataFileSchema,
   codeListsFileSchema,
   cutoffsFileSchema,
   decisionPointsFileSchema,
@@ -20,6 +21,11 @@ export function knowledgeJsonSchemas(): Record<string, unknown> {
     title,
   });
   return {
+    'clinical-data.schema.json': schema(
+      clinicalDataFileSchema,
+      'clinical-data.schema.json',
+      'Clinical data: Z-score rule, glucocorticoid exposure, treatment intervals, renal limits, VBQ norms',
+    ),
     'code-lists.schema.json': schema(
       codeListsFileSchema,
       'code-lists.schema.json',

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import {
   CARD_TOPICS,
+  clinicalDataFileSchema,
   codeListsFileSchema,
   cutoffsFileSchema,
   decisionPointsFileSchema,
@@ -15,6 +16,7 @@ import {
   PARAMETER_NAMES,
   referencesFileSchema,
   type CaveatName,
+  type ClinicalDataFile,
   type CodeEntry,
   type CodeListId,
   type CodeListsFile,
@@ -25,6 +27,7 @@ import {
 } from './schema.js';
 
 export const KNOWLEDGE_FILES = {
+  clinicalData: 'clinical-data.json',
   codeLists: 'code-lists.json',
   cutoffs: 'cutoffs.json',
   decisionPoints: 'decision-points.json',
@@ -63,6 +66,8 @@ export interface KnowledgeBase {
   cardTopics: DecisionPointsFile['cardTopics'];
   overrideReasons: DecisionPointsFile['overrideReasons'];
   source: DecisionPointsFile['source'];
+  /** Thresholds, tables and rules for reading EHR data and deciding (each cited). */
+  clinicalData: Omit<ClinicalDataFile, 'version'>;
   /** Ids of cutoffs the overrides file replaced or added. */
   overriddenCutoffs: string[];
 }
@@ -152,7 +157,11 @@ function checkCutoffs(
         'primaryFor requires role procedure-specific',
       );
     }
-    const variant = `${cutoff.fieldStrengthT ?? '*'}|${cutoff.scanner ?? '*'}`;
+    // One primary per role and variant: the default one, one per cohort field strength for
+    // field-strength-specific primaries, and one per site-calibrated field strength / scanner.
+    const cohortVariant =
+      cutoff.fieldStrengthSpecific === true ? (cutoff.cohort?.fieldStrength ?? '?') : 'default';
+    const variant = `${cohortVariant}|${cutoff.fieldStrengthT ?? '*'}|${cutoff.scanner ?? '*'}`;
     const keys = [
       ...(cutoff.primaryFor ?? []).map((f) => `procedure|${f}|${cutoff.metric}|${variant}`),
       ...(cutoff.primaryScreening === true ? [`screening|${cutoff.region}|${cutoff.metric}|${variant}`] : []),
@@ -186,6 +195,8 @@ export function loadKnowledgeBase(options: LoadKnowledgeBaseOptions): KnowledgeB
   const cutoffsFile = parseFile(cutoffsFileSchema, cutoffsPath);
   const decisions = parseFile(decisionPointsFileSchema, decisionsPath);
   const referencesFile = parseFile(referencesFileSchema, referencesPath);
+  const clinicalPath = file(KNOWLEDGE_FILES.clinicalData);
+  const clinical = parseFile(clinicalDataFileSchema, clinicalPath);
 
   const references: Record<string, Reference> = { ...referencesFile.references };
   const cutoffs: Cutoff[] = [...cutoffsFile.cutoffs];
@@ -239,6 +250,21 @@ export function loadKnowledgeBase(options: LoadKnowledgeBaseOptions): KnowledgeB
       }
     }
   }
+  const { version: clinicalVersion, ...clinicalData } = clinical;
+  for (const ref of clinicalReferences(clinical)) {
+    if (references[ref.id] === undefined) {
+      throw new KnowledgeBaseError(clinicalPath, ref.where, `unknown reference "${ref.id}"`);
+    }
+  }
+  for (const [where, listId] of [
+    ['glucocorticoids.systemicRoutesList', clinical.glucocorticoids.systemicRoutesList],
+    ['glucocorticoids.nonSystemicRoutesList', clinical.glucocorticoids.nonSystemicRoutesList],
+    ['renal.egfrList', clinical.renal.egfrList],
+  ] as const) {
+    if (codeListsFile.codeLists[listId] === undefined) {
+      throw new KnowledgeBaseError(clinicalPath, where, `unknown code list "${listId}"`);
+    }
+  }
   if (decisions.cardTopics.length !== CARD_TOPICS.length) {
     throw new KnowledgeBaseError(decisionsPath, 'cardTopics', 'must list each card topic exactly once');
   }
@@ -253,6 +279,7 @@ export function loadKnowledgeBase(options: LoadKnowledgeBaseOptions): KnowledgeB
     `cutoffs ${cutoffsFile.version}`,
     `decision-points ${decisions.version}`,
     `references ${referencesFile.version}`,
+    `clinical-data ${clinicalVersion}`,
     ...(overridesVersion === undefined ? [] : [`overrides ${overridesVersion}`]),
   ].join('; ');
 
@@ -267,6 +294,31 @@ export function loadKnowledgeBase(options: LoadKnowledgeBaseOptions): KnowledgeB
     cardTopics: decisions.cardTopics,
     overrideReasons: decisions.overrideReasons,
     source: decisions.source,
+    clinicalData,
     overriddenCutoffs: overridden,
   };
+}
+
+/** Every reference id the clinical-data file cites, with where, for the cross-check at load. */
+function clinicalReferences(c: ClinicalDataFile): { id: string; where: string }[] {
+  return [
+    ...c.zScoreRule.references.map((id) => ({ id, where: 'zScoreRule' })),
+    ...c.tScoreRule.references.map((id) => ({ id, where: 'tScoreRule' })),
+    {
+      id: c.glucocorticoids.exposureThresholdMgPerDay.reference,
+      where: 'glucocorticoids.exposureThresholdMgPerDay',
+    },
+    { id: c.glucocorticoids.exposureMinDays.reference, where: 'glucocorticoids.exposureMinDays' },
+    { id: c.glucocorticoids.conversionReference, where: 'glucocorticoids.conversionReference' },
+    ...c.treatments.flatMap((t) => t.references.map((id) => ({ id, where: `treatments ${t.ingredient}` }))),
+    { id: c.renal.egfrLookbackMonths.reference, where: 'renal.egfrLookbackMonths' },
+    { id: c.renal.bisphosphonateEgfrMin.reference, where: 'renal.bisphosphonateEgfrMin' },
+    { id: c.vbqNorms.reference, where: 'vbqNorms' },
+    { id: c.fieldStrengthEffect.reference, where: 'fieldStrengthEffect' },
+    ...c.fieldStrengthEffect.supporting.map((s) => ({
+      id: s.reference,
+      where: 'fieldStrengthEffect.supporting',
+    })),
+    ...c.riskEstimates.map((r) => ({ id: r.reference, where: `riskEstimates ${r.id}` })),
+  ];
 }

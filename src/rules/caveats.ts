@@ -11,9 +11,9 @@ import type { ScoreAssessment } from './findings.js';
 
 const RANK: readonly CaveatName[] = [
   'hyperlipidemia',
+  'lumbarTScore',
   'stale',
   'fieldStrengthUnknown',
-  'lumbarTScore',
   'sex',
   'age',
   'supplementary',

@@ -164,7 +164,10 @@ export const DECISION_RULES: readonly DecisionRule[] = [
             ? 'on-treatment-complete-evaluation'
             : 'evaluation-in-progress',
         lead: items[0],
-        second: undefined,
+        // The recent DXA the score disagrees with is part of the deciding evidence.
+        second: discordant
+          ? (s.ev.reassuring.find((e) => e.kind === 'dxa') ?? s.ev.borderline.find((e) => e.kind === 'dxa'))
+          : undefined,
         actions: {
           dxa: dxaAction(s, s.treated),
           referral: referralAction(s, false),

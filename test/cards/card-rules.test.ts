@@ -53,6 +53,17 @@ describe('card rules on every scenario card', () => {
       expect(text).not.toMatch(ISO_DATE);
       for (const pattern of INTERNAL) expect(text).not.toMatch(pattern);
     }
+    // Every work cited in the detail ("(...; Hu 2022, reviewed in Gausper 2025)") has a link labelled with it.
+    const labels = (card.links ?? []).map((l) => l.label);
+    const citedNames = [...detail.matchAll(/\(([^()]*)\)/g)].flatMap((m) =>
+      m[1]!
+        .split(/;|, reviewed in /)
+        .map((p) => p.trim())
+        .filter((p) => /^[A-Z][A-Za-z .'\u2019-]* (19|20)\d{2}[a-z]?$/.test(p)),
+    );
+    expect(citedNames.length).toBeGreaterThan(0);
+    const unlinked = citedNames.filter((name) => !labels.some((l) => l.startsWith(`${name}:`)));
+    expect(unlinked).toEqual([]);
     // The care-team view: a SMART link with appContext naming the card, and a plain link.
     const smart = card.links?.find((l) => l.type === 'smart');
     expect(smart?.url).toBe(`${BASE}/care-team/launch`);

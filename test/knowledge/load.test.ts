@@ -50,7 +50,7 @@ describe('loadKnowledgeBase', () => {
     expect(kb.version).toMatch(/code-lists \d+\.\d+\.\d+; cutoffs \d+\.\d+\.\d+/);
   });
 
-  it('keeps every published cutoff of brief section 3 with its citation and performance', () => {
+  it('keeps every published cutoff with its citation and performance', () => {
     const hu = kb.cutoffs.find((c) => c.id === 'vbq-tlif-subsidence-hu-2022');
     expect(hu).toMatchObject({
       threshold: 3.28,
@@ -96,15 +96,25 @@ describe('loadKnowledgeBase', () => {
     }
   });
 
-  it('keeps codes the brief marks unverified as verified:false, and names the source of verified ones', () => {
+  it('keeps codes not checked against a primary source as verified:false, and names source and date of verified ones', () => {
     const code = (list: (typeof CODE_LIST_IDS)[number], c: string) =>
       kb.codeLists[list].codes.find((e) => e.code === c);
     expect(code('spine-surgery-procedures', '22600')?.verified).toBe(false);
     expect(code('spine-surgery-procedures', '55705006')?.verified).toBe(false);
+    // A generic SNOMED CT "spinal fusion" does not say the region: it must not select lumbar cutoffs.
+    expect(code('spine-surgery-procedures', '55705006')?.matchByCode).toBe(false);
     expect(code('glucocorticoids', '8640')?.verified).toBe(false);
-    expect(code('osteoporosis-treatment', '77655')?.verified).toBe(true);
+    expect(code('osteoporosis-treatment', '77655')?.verified).toBe(false);
+    expect(code('dxa-t-score', '38263-0')).toMatchObject({ verified: true, site: 'femur', kind: 't-score' });
     for (const list of Object.values(kb.codeLists)) {
-      for (const entry of list.codes) if (entry.verified) expect(entry.verifiedBy).toBeTruthy();
+      for (const entry of list.codes) {
+        if (entry.verified) {
+          expect(entry.verifiedBy).toBeTruthy();
+          expect(entry.checkedOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+        }
+        // A project note is never a source.
+        expect(entry.verifiedBy ?? '').not.toMatch(/brief/i);
+      }
     }
     for (const entry of kb.codeLists['spine-surgery-procedures'].codes) {
       expect(entry.region).toBeDefined();
@@ -146,11 +156,11 @@ describe('loadKnowledgeBase', () => {
     const dir = copyKb();
     edit(dir, 'code-lists.json', (d) => {
       const lists = d.codeLists as Record<string, { codes: Record<string, unknown>[] }>;
-      delete lists.osteoporosis!.codes[1]!.verifiedBy;
+      delete lists['dxa-t-score']!.codes[1]!.verifiedBy;
     });
     const err = loadError({ dir });
     expect(err.message).toContain('code-lists.json');
-    expect(err.message).toContain('codeLists.osteoporosis.codes[1] (102447009).verifiedBy');
+    expect(err.message).toContain('codeLists.dxa-t-score.codes[1] (24966-4).verifiedBy');
   });
 
   it('names a missing file and a file that is not JSON', () => {

@@ -159,7 +159,7 @@ describe('hospital overrides change the advice', () => {
     const cards = local(input);
     expect(cards).toHaveLength(1);
     expect(cards[0]!.indicator).toBe('info');
-    expect(cards[0]!.detail).toContain('site-calibrated cutoff (1.5 T)');
+    expect(cards[0]!.detail).toContain('site-calibrated for 1.5 T');
   });
 
   it('keeps the published cutoff for other field strengths (3 T: 3.28)', () => {

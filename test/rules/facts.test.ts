@@ -67,7 +67,7 @@ describe('extractFacts', () => {
         dxaT('fn', P, '38263-0', -2.1, '2026-03-01T00:00:00Z'),
       ),
     });
-    expect(both.dxa.lowest).toMatchObject({ site: 'femoral-neck', value: -2.1, source: 'Observation/fn' });
+    expect(both.dxa.lowest).toMatchObject({ site: 'femur', value: -2.1, source: 'Observation/fn' });
     expect(both.dxa.lumbarOnly).toBe(false);
     expect(both.dxa.recent).toBe(true);
     const lumbar = facts({ dxa: bundle(dxaT('ls', P, '38267-1', -1.2, '2026-03-01T00:00:00Z')) });
