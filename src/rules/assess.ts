@@ -11,7 +11,7 @@
  * - info: borderline or confounded findings, partial evaluation, and data gaps;
  * - no card: adequate bone quality, or evaluation and treatment already in place.
  */
-import type { BoneQualityScoreFact, Facts, MrStudyFact } from '../fhir/facts.js';
+import type { BoneQualityScoreFact, Facts, MrStudyFact } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { CardTopic, CaveatName, Cutoff } from '../knowledge/schema.js';
 import type { Indicator } from '../cds/types.js';

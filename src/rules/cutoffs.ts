@@ -3,7 +3,7 @@
  * procedure. A hospital cutoff calibrated for the score's field strength or scanner wins over the
  * published one for the same role.
  */
-import type { BoneQualityScoreFact, ScoreRegion } from '../fhir/facts.js';
+import type { BoneQualityScoreFact, ScoreRegion } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { Cutoff, Metric, ProcedureFamily } from '../knowledge/schema.js';
 

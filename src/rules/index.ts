@@ -6,8 +6,7 @@
 import type { HookRequest, OrderSelectContext } from '../cds/types.js';
 import type { Evaluator } from '../services/pipeline.js';
 import { buildCards } from '../cards/build.js';
-import { extractFacts } from '../fhir/facts.js';
-import { spineProcedureOrders } from '../fhir/facts-orders.js';
+import { extractFacts, spineProcedureOrders } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import { assess } from './assess.js';
 import { describeProcedure } from './procedure.js';
