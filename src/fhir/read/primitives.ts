@@ -81,6 +81,11 @@ export function readDateTime(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 40) return undefined;
   const match = FHIR_DATE_TIME.exec(value);
   if (match === null || match[1] === '0000') return undefined;
+  if (match[5] !== undefined) {
+    // Date.parse rolls 2026-02-30 over to March: a day the month does not have is refused here.
+    const [year, month, dayOfMonth] = [Number(match[1]), Number(match[3]), Number(match[5])];
+    if (new Date(Date.UTC(year, month - 1, dayOfMonth)).getUTCDate() !== dayOfMonth) return undefined;
+  }
   return Number.isNaN(Date.parse(value)) ? undefined : value;
 }
 

@@ -1,0 +1,166 @@
+/**
+ * Property tests: realistic hook calls (the scenario fixtures, hydrated by the service's own prefetch
+ * templates) damaged by arbitrary JSON mutations never make fact extraction, order triggering, request
+ * checking or the whole evaluator throw, and every fact they yield is clean (finite numbers, strings).
+ */
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { extractFacts, spineProcedureOrders } from '../../src/fhir/facts/index.js';
+import {
+  readCodeableConcept,
+  IssueLog,
+  requestProblems,
+  readDraftOrders,
+} from '../../src/fhir/read/index.js';
+import { loadKnowledgeBase, prefetchTemplates } from '../../src/knowledge/index.js';
+import { createEvaluator } from '../../src/rules/index.js';
+import { loadScenario, toEvaluationInput } from '../rules/scenario-harness.js';
+import { applyMutations, mutationArb } from './mutate.js';
+
+const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds-services') });
+const templates = prefetchTemplates(kb);
+const evaluate = createEvaluator(kb);
+
+// Scenarios that between them carry every resource family the facts read.
+const SCENARIOS = [
+  'lumbar-tlif-dxa-osteoporosis-untreated-critical',
+  'lumbar-zoledronic-completed-within-year-counts',
+  'glucocorticoids-over-3-months-no-dxa-info',
+  'mri-without-bone-quality-score-info',
+  'lumbar-tlif-vitamin-d-recent-normal-nmol',
+  'lumbar-fragility-fracture-icd10-prefix',
+  'order-select-spine-order-selected-warning',
+  'multiple-draft-orders-tlif-with-long-instrumentation-pjk',
+  'lumbar-ct-hu-low-and-vbq-above-critical',
+  'lumbar-tlif-dxa-in-same-draft-orders',
+];
+const inputs = SCENARIOS.map((name) => {
+  const { bundle, expected } = loadScenario(name);
+  return toEvaluationInput(bundle, expected, templates);
+});
+type Input = (typeof inputs)[number];
+
+const callArb = fc.record({
+  base: fc.constantFrom(...inputs),
+  prefetchMutations: fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
+  draftMutations: fc.array(mutationArb, { maxLength: 3 }),
+});
+
+function mutated(
+  base: Input,
+  prefetchMutations: Parameters<typeof applyMutations>[1],
+  draftMutations: Parameters<typeof applyMutations>[1],
+) {
+  const prefetch = applyMutations(base.prefetch, prefetchMutations);
+  const draftOrders = applyMutations(base.context.draftOrders, draftMutations);
+  return { prefetch, draftOrders };
+}
+
+/** Every leaf of the facts is a finite number, a boolean, a string of bounded length or undefined. */
+function expectClean(value: unknown, where = 'facts'): void {
+  if (value === undefined || value === null || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    // ageMonths of undated data is +Infinity by design; NaN never is.
+    expect(Number.isNaN(value), where).toBe(false);
+    return;
+  }
+  if (typeof value === 'string') {
+    expect(value.length, where).toBeLessThanOrEqual(5000);
+    return;
+  }
+  expect(typeof value, where).toBe('object');
+  for (const [k, v] of Object.entries(value as object)) expectClean(v, `${where}.${k}`);
+}
+
+const RUNS = { numRuns: 250 };
+
+describe('tolerant reading under arbitrary mutations', () => {
+  it('extractFacts never throws and yields clean facts', () => {
+    fc.assert(
+      fc.property(callArb, ({ base, prefetchMutations, draftMutations }) => {
+        const { prefetch, draftOrders } = mutated(base, prefetchMutations, draftMutations);
+        const facts = extractFacts(kb, {
+          patientId: base.context.patientId,
+          prefetch,
+          draftOrders,
+          now: base.now,
+        });
+        expectClean(facts);
+        expect(facts.dataIssues.length).toBeLessThanOrEqual(101);
+      }),
+      RUNS,
+    );
+  });
+
+  it('spineProcedureOrders and requestProblems never throw on mutated draft orders', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...inputs),
+        fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
+        (base, mutations) => {
+          const draftOrders = applyMutations(base.context.draftOrders, mutations);
+          const selections = 'selections' in base.context ? (base.context.selections as string[]) : undefined;
+          const orders = spineProcedureOrders(kb, base.hook, draftOrders, selections);
+          expectClean(orders);
+          const problems = requestProblems({ context: { draftOrders }, prefetch: base.prefetch });
+          for (const p of problems) expect(p.path).toMatch(/^(context\.draftOrders|prefetch)/);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('the evaluator never throws on mutated prefetch and draft orders', () => {
+    fc.assert(
+      fc.property(callArb, ({ base, prefetchMutations, draftMutations }) => {
+        const { prefetch, draftOrders } = mutated(base, prefetchMutations, draftMutations);
+        const context = { ...base.context, draftOrders } as Input['context'];
+        const cards = evaluate({ ...base, context, prefetch });
+        expect(Array.isArray(cards)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('mutating the whole request body never throws from requestProblems', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...inputs),
+        fc.array(mutationArb, { minLength: 1, maxLength: 8 }),
+        (base, m) => {
+          const body = applyMutations({ hook: base.hook, context: base.context, prefetch: base.prefetch }, m);
+          expect(Array.isArray(requestProblems(body))).toBe(true);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it('readCodeableConcept turns anything into clean codings or nothing', () => {
+    fc.assert(
+      fc.property(fc.anything({ maxDepth: 3 }), (value) => {
+        const log = new IssueLog();
+        const concept = readCodeableConcept({ log, source: 'Observation/x' }, value, 'code');
+        if (concept === undefined) return;
+        expect(Array.isArray(concept.coding)).toBe(true);
+        for (const coding of concept.coding) {
+          for (const key of Object.keys(coding)) expect(['system', 'code', 'display']).toContain(key);
+          for (const v of Object.values(coding)) expect(typeof v).toBe('string');
+        }
+        if (concept.text !== undefined) expect(typeof concept.text).toBe('string');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('readDraftOrders reads anything without throwing', () => {
+    fc.assert(
+      fc.property(fc.anything({ maxDepth: 4 }), (value) => {
+        const read = readDraftOrders(value);
+        expect(Array.isArray(read.orders)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
