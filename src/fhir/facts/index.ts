@@ -7,7 +7,13 @@
 import type { KnowledgeBase } from '../../knowledge/index.js';
 import { readDraftOrders, readPrefetch } from '../read/bundle.js';
 import { IssueLog, type DataIssue } from '../read/primitives.js';
-import { isRequestOf, isType } from '../read/resources.js';
+import {
+  isRequestOf,
+  isType,
+  type ReadDiagnosticReport,
+  type ReadObservation,
+  type ReadResource,
+} from '../read/resources.js';
 import { ownOfKey, type FactContext, type MeasurementFact } from './common.js';
 import { extractConditions, type ConditionFact, type ConditionListId } from './conditions.js';
 import { extractCtHu } from './ct-hu.js';
@@ -22,7 +28,7 @@ import { extractScores, type BoneQualityScoreFact, type ExcludedScoreFact } from
 export type { DataIssue } from '../read/primitives.js';
 export type { MeasurementFact } from './common.js';
 export { CONDITION_LISTS, type ConditionFact, type ConditionListId } from './conditions.js';
-export type { DxaFacts, DxaSite, TScoreFact } from './dxa.js';
+export type { DxaFacts, DxaKind, DxaSite, TScoreFact, ZScoreFact } from './dxa.js';
 export type { MrStudyFact } from './imaging-studies.js';
 export type { GlucocorticoidFacts, MedicationFact } from './medications.js';
 export type { OrderFact } from './orders.js';
@@ -60,6 +66,12 @@ export interface FactInput {
   now: Date;
 }
 
+const isObservation = isType('Observation');
+const isDiagnosticReport = isType('DiagnosticReport');
+function isDxaRoot(r: ReadResource): r is ReadObservation | ReadDiagnosticReport {
+  return isObservation(r) || isDiagnosticReport(r);
+}
+
 /** Extracts every fact the rules use from the hydrated prefetch and the call's draft orders. */
 export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
   const log = new IssueLog();
@@ -91,7 +103,7 @@ export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
     patient: extractPatient(ctx),
     scores,
     excludedScores: excluded,
-    dxa: extractDxa(ctx, ownOfKey(ctx, 'dxa', isType('Observation'))),
+    dxa: extractDxa(ctx, ownOfKey(ctx, 'dxa', isDxaRoot)),
     ctHu: extractCtHu(ctx, ownOfKey(ctx, 'ctHu', isType('Observation'))),
     vitaminD: extractVitaminD(ctx, ownOfKey(ctx, 'vitaminD', isType('Observation'))),
     conditions,
