@@ -17,7 +17,7 @@ export interface FactContext {
   log: IssueLog;
 }
 
-function belongsToPatient(subject: string | undefined, patientId: string): boolean {
+export function belongsToPatient(subject: string | undefined, patientId: string): boolean {
   // A resource without a subject came from a patient-scoped query; one naming another patient never counts.
   if (subject === undefined) return true;
   return subject === `Patient/${patientId}` || subject.endsWith(`/Patient/${patientId}`);

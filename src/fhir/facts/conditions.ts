@@ -24,15 +24,29 @@ export interface ConditionFact {
   display: string;
   source: string;
   date: string | undefined;
+  /** The Condition's clinicalStatus code (active, recurrence, relapse, inactive, remission, resolved). */
+  clinicalStatus?: string;
+  /** Fragility-fracture list: what the code records (osteoporotic, vertebral-collapse, history, fragility-site). */
+  fractureKind?: string;
+  /** CKD list: the stage the code states (3, 3a, 3b, 4, 5, 5D). */
+  ckdStage?: string;
 }
 
-function conditionStatus(condition: ReadCondition): { active: boolean; refuted: boolean } {
-  const clinical = conceptCodes(condition.clinicalStatus);
-  const verification = conceptCodes(condition.verificationStatus);
-  const refuted = verification.some((c) => c === 'refuted' || c === 'entered-in-error');
-  const active =
-    clinical.length === 0 || clinical.some((c) => c === 'active' || c === 'recurrence' || c === 'relapse');
-  return { active, refuted };
+const ACTIVE = new Set(['active', 'recurrence', 'relapse']);
+// A diagnosis of osteoporosis stays one when the problem is inactive or in remission (a drug holiday).
+const STILL_OSTEOPOROSIS = new Set(['inactive', 'remission']);
+
+function countsFor(list: ConditionListId, clinical: string[]): boolean {
+  if (clinical.length === 0 || clinical.some((c) => ACTIVE.has(c))) return true;
+  // A fracture stays part of the history whatever its clinicalStatus (healed, resolved, inactive).
+  if (list === 'fragility-fracture') return true;
+  return list === 'osteoporosis' && clinical.some((c) => STILL_OSTEOPOROSIS.has(c));
+}
+
+/** A list-specific field of a code entry, read by name: the knowledge base adds these over time. */
+function entryField(entry: object, field: 'fractureKind' | 'ckdStage'): string | undefined {
+  const value = (entry as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value : undefined;
 }
 
 export function extractConditions(
@@ -44,20 +58,26 @@ export function extractConditions(
     ConditionFact[]
   >;
   for (const condition of conditions) {
-    const { active, refuted } = conditionStatus(condition);
-    if (refuted) continue;
+    const verification = conceptCodes(condition.verificationStatus);
+    if (verification.some((c) => c === 'refuted' || c === 'entered-in-error')) continue;
+    const clinical = conceptCodes(condition.clinicalStatus);
     for (const list of CONDITION_LISTS) {
-      // A fracture stays part of the history after it heals; the other conditions count only while active.
-      if (!active && list !== 'fragility-fracture') continue;
+      if (!countsFor(list, clinical)) continue;
       const entry = findConceptEntry(ctx.kb, list, condition.code);
       if (entry === undefined) continue;
-      out[list].push({
+      const fact: ConditionFact = {
         list,
         code: entry.code,
         display: condition.code?.text ?? entry.display,
         source: condition.ref,
         date: condition.onset ?? condition.recordedDate,
-      });
+      };
+      if (clinical[0] !== undefined) fact.clinicalStatus = clinical[0];
+      const fractureKind = entryField(entry, 'fractureKind');
+      const ckdStage = entryField(entry, 'ckdStage');
+      if (fractureKind !== undefined) fact.fractureKind = fractureKind;
+      if (ckdStage !== undefined) fact.ckdStage = ckdStage;
+      out[list].push(fact);
     }
   }
   for (const list of CONDITION_LISTS) out[list].sort((a, b) => a.source.localeCompare(b.source));

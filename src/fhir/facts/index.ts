@@ -14,12 +14,12 @@ import {
   type ReadObservation,
   type ReadResource,
 } from '../read/resources.js';
-import { ownOfKey, type FactContext, type MeasurementFact } from './common.js';
+import { belongsToPatient, ownOfKey, type FactContext, type MeasurementFact } from './common.js';
 import { extractConditions, type ConditionFact, type ConditionListId } from './conditions.js';
 import { extractCtHu } from './ct-hu.js';
 import { extractDxa, type DxaFacts } from './dxa.js';
 import { extractMrWithoutScore, type MrStudyFact } from './imaging-studies.js';
-import { extractVitaminD } from './labs.js';
+import { extractEgfr, extractVitaminD } from './labs.js';
 import { extractMedications, type GlucocorticoidFacts, type MedicationFact } from './medications.js';
 import { extractOrders, type OrderFact } from './orders.js';
 import { extractPatient, type PatientFact } from './patient.js';
@@ -40,9 +40,13 @@ export interface Facts {
   patient: PatientFact;
   scores: BoneQualityScoreFact[];
   excludedScores: ExcludedScoreFact[];
+  /** Preliminary scores (latest per metric and region): to show as preliminary, never as results. */
+  preliminaryScores: BoneQualityScoreFact[];
   dxa: DxaFacts;
   ctHu: MeasurementFact | undefined;
   vitaminD: MeasurementFact | undefined;
+  /** The latest eGFR in mL/min/1.73 m2, of any age (the rules apply the knowledge base's window). */
+  egfr: MeasurementFact | undefined;
   conditions: Record<ConditionListId, ConditionFact[]>;
   glucocorticoids: GlucocorticoidFacts;
   treatments: MedicationFact[];
@@ -72,6 +76,17 @@ function isDxaRoot(r: ReadResource): r is ReadObservation | ReadDiagnosticReport
   return isObservation(r) || isDiagnosticReport(r);
 }
 
+/** Every Observation of the patient in any prefetch key, once (labs may arrive under several keys). */
+function allOwnObservations(ctx: FactContext): ReadObservation[] {
+  const seen = new Set<ReadObservation>();
+  // Resources of another patient are skipped without a record here: the family readers record them.
+  for (const resources of ctx.prefetch.byKey.values()) {
+    for (const r of resources)
+      if (isObservation(r) && belongsToPatient(r.subject, ctx.patientId)) seen.add(r);
+  }
+  return [...seen];
+}
+
 /** Extracts every fact the rules use from the hydrated prefetch and the call's draft orders. */
 export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
   const log = new IssueLog();
@@ -86,7 +101,7 @@ export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
   for (const issue of drafts.issues.issues) log.add(issue.source, issue.reason);
 
   const boneQualityObs = ownOfKey(ctx, 'boneQuality', isType('Observation'));
-  const { scores, excluded } = extractScores(ctx, boneQualityObs);
+  const { scores, excluded, preliminary } = extractScores(ctx, boneQualityObs);
   const conditions = extractConditions(ctx, ownOfKey(ctx, 'conditions', isType('Condition')));
   const { treatments, glucocorticoids } = extractMedications(
     ctx,
@@ -103,9 +118,11 @@ export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
     patient: extractPatient(ctx),
     scores,
     excludedScores: excluded,
+    preliminaryScores: preliminary,
     dxa: extractDxa(ctx, ownOfKey(ctx, 'dxa', isDxaRoot)),
     ctHu: extractCtHu(ctx, ownOfKey(ctx, 'ctHu', isType('Observation'))),
     vitaminD: extractVitaminD(ctx, ownOfKey(ctx, 'vitaminD', isType('Observation'))),
+    egfr: extractEgfr(ctx, allOwnObservations(ctx)),
     conditions,
     glucocorticoids,
     treatments,

@@ -20,6 +20,8 @@ export interface BoneQualityScoreFact {
   levelsUsed: string | undefined;
   csfLevel: string | undefined;
   excludedLevels: string | undefined;
+  /** Observation status (final, amended, corrected; preliminary in `preliminaryScores`). */
+  status?: string;
 }
 
 /** A bone-quality Observation that cannot be used, with why. */
@@ -85,45 +87,63 @@ function exclusionReasons(ctx: FactContext, obs: ReadObservation, metric: ScoreM
   return reasons;
 }
 
-export function extractScores(
-  ctx: FactContext,
-  observations: readonly ReadObservation[],
-): { scores: BoneQualityScoreFact[]; excluded: ExcludedScoreFact[] } {
+export interface ScoreFacts {
+  scores: BoneQualityScoreFact[];
+  excluded: ExcludedScoreFact[];
+  /**
+   * The latest preliminary score per metric and region that would otherwise be valid: shown as
+   * preliminary (never as a result), and still listed in `excluded` with reason "status preliminary".
+   */
+  preliminary: BoneQualityScoreFact[];
+}
+
+function latestPerMetric(list: BoneQualityScoreFact[]): BoneQualityScoreFact[] {
+  // The latest per metric and region; ties broken by id so the choice is deterministic.
+  const sorted = [...list].sort(latestFirstBySource);
+  const latest = new Map<string, BoneQualityScoreFact>();
+  for (const score of sorted) {
+    const key = `${score.metric}|${score.region}`;
+    if (!latest.has(key)) latest.set(key, score);
+  }
+  return [...latest.values()];
+}
+
+export function extractScores(ctx: FactContext, observations: readonly ReadObservation[]): ScoreFacts {
   const valid: BoneQualityScoreFact[] = [];
+  const preliminary: BoneQualityScoreFact[] = [];
   const excluded: ExcludedScoreFact[] = [];
   for (const obs of observations) {
     const metric = bqMetric(obs);
     if (metric === undefined) continue;
+    // Entered in error: the value never existed; it is neither a result nor a reason to mention.
+    if (obs.status === 'entered-in-error') continue;
     const value = obs.valueQuantity?.value;
     const date = obs.date;
     const reasons = exclusionReasons(ctx, obs, metric);
-    if (reasons.length > 0 || value === undefined || date === undefined) {
-      excluded.push({ metric, value, source: obs.ref, date, reasons });
-      continue;
-    }
     const component = (code: string): string | undefined => bqComponent(obs, code)?.valueString;
-    valid.push({
+    const fact = (v: number, d: string): BoneQualityScoreFact => ({
       metric,
       region: scoreRegion(metric, obs),
-      value,
+      value: v,
       source: obs.ref,
-      date,
-      ageMonths: monthsBetween(date, ctx.now),
+      date: d,
+      ageMonths: monthsBetween(d, ctx.now),
       fieldStrengthT: bqComponent(obs, 'field-strength')?.valueQuantity?.value,
       sequence: component('sequence'),
       scanner: component('scanner'),
       levelsUsed: component('levels-used'),
       csfLevel: component('csf-level'),
       excludedLevels: component('excluded-levels'),
+      status: obs.status,
     });
-  }
-  // The latest valid score per metric and region; ties broken by id so the choice is deterministic.
-  valid.sort(latestFirstBySource);
-  const latest = new Map<string, BoneQualityScoreFact>();
-  for (const score of valid) {
-    const key = `${score.metric}|${score.region}`;
-    if (!latest.has(key)) latest.set(key, score);
+    if (reasons.length > 0 || value === undefined || date === undefined) {
+      excluded.push({ metric, value, source: obs.ref, date, reasons });
+      const onlyPreliminary = reasons.length === 1 && obs.status === 'preliminary';
+      if (onlyPreliminary && value !== undefined && date !== undefined) preliminary.push(fact(value, date));
+      continue;
+    }
+    valid.push(fact(value, date));
   }
   excluded.sort(latestFirstBySource);
-  return { scores: [...latest.values()], excluded };
+  return { scores: latestPerMetric(valid), excluded, preliminary: latestPerMetric(preliminary) };
 }
