@@ -165,3 +165,70 @@ describe('eGFR', () => {
     expect(f.egfr).toBeUndefined();
   });
 });
+
+describe('glucocorticoid exposure', () => {
+  const route = (code: string, display: string) => ({ coding: [{ system: SCT, code, display }] });
+  const codes = (...entries: [string, string][]) => ({
+    title: 'routes',
+    description: 'routes',
+    codes: entries.map(([code, display]) => ({ system: SCT, code, display, verified: false })),
+  });
+  // Route lists and the conversion table are read by the ids the knowledge base gives them.
+  const withRoutes = {
+    ...kb,
+    codeLists: {
+      ...kb.codeLists,
+      'systemic-routes': codes(['26643006', 'Oral route']),
+      'non-systemic-routes': codes(['447694001', 'Respiratory tract route']),
+    },
+    clinicalData: {
+      glucocorticoids: {
+        systemicRoutesList: 'systemic-routes',
+        nonSystemicRoutesList: 'non-systemic-routes',
+        prednisoneEquivalents: [{ ingredient: 'methylprednisolone', mgEquivalentToPrednisone5mg: 4 }],
+      },
+    },
+  } as unknown as KnowledgeBase;
+  const request = (id: string, text: string, r: object, dose: number) => ({
+    resourceType: 'MedicationRequest',
+    id,
+    status: 'active',
+    intent: 'order',
+    subject,
+    authoredOn: '2026-01-01',
+    // Coded by RxNorm ingredient: by name alone "methylprednisolone" also contains "prednisolone".
+    medicationCodeableConcept: { coding: [{ system: RXNORM, code: '6902' }], text },
+    dosageInstruction: [
+      {
+        route: r,
+        timing: {
+          repeat: { frequency: 2, period: 1, periodUnit: 'd', boundsPeriod: { start: '2026-01-01' } },
+        },
+        doseAndRate: [
+          { doseQuantity: { value: dose, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } },
+        ],
+      },
+    ],
+  });
+
+  it('reads route, daily dose and prednisone equivalent; inhaled courses are not systemic exposure', () => {
+    const f = facts(
+      {
+        medicationRequests: searchset(
+          request('oral', 'Methylprednisolone 4 mg tablet', route('26643006', 'Oral route'), 4),
+          request('inh', 'Methylprednisolone inhaler', route('447694001', 'Respiratory tract route'), 1),
+        ),
+      },
+      withRoutes,
+    );
+    const byId = Object.fromEntries(f.glucocorticoids.courses.map((c) => [c.source, c]));
+    expect(byId['MedicationRequest/oral']).toMatchObject({
+      route: 'systemic',
+      dailyDoseMg: 8,
+      prednisoneEquivalentMgPerDay: 10,
+    });
+    expect(byId['MedicationRequest/inh']).toMatchObject({ route: 'non-systemic', dailyDoseMg: 2 });
+    expect(f.glucocorticoids.sources).toEqual(['MedicationRequest/oral']);
+    expect(f.glucocorticoids.longTerm).toBe(true);
+  });
+});

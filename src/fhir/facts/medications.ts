@@ -9,6 +9,7 @@ import { resolveReference } from '../read/bundle.js';
 import type { CodeableConcept } from '../read/primitives.js';
 import {
   isType,
+  type ReadDosage,
   type ReadMedication,
   type ReadMedicationRequest,
   type ReadMedicationStatement,
@@ -24,17 +25,26 @@ export interface MedicationFact {
   start: string | undefined;
   end: string | undefined;
   days: number | undefined;
+  /** Route of the first dosage: systemic / non-systemic by the knowledge base's route lists, else unknown. */
+  route?: 'systemic' | 'non-systemic' | 'unknown';
+  /** Daily dose in mg from the first dosage (dose x frequency / period), when it states one in mg. */
+  dailyDoseMg?: number;
+  /** Glucocorticoids: the daily dose as prednisone-equivalent mg (knowledge base's conversion table). */
+  prednisoneEquivalentMgPerDay?: number;
 }
 
 export interface GlucocorticoidFacts {
   longTerm: boolean;
   days: number | undefined;
   sources: string[];
+  /** Every glucocorticoid request or statement read, any date and route: the exposure the rules weigh. */
+  courses: MedicationFact[];
 }
 
 interface MedicationRecord {
   /** Every concept naming the drug: the inline one, the Medication's code and its ingredients. */
   concepts: CodeableConcept[];
+  dosage: ReadDosage | undefined;
   source: string;
   status: string;
   start: string | undefined;
@@ -84,13 +94,27 @@ function medicationRecords(
       r.validityPeriod?.end ??
       (start !== undefined && days !== undefined ? addDays(start, days) : undefined) ??
       (r.status === 'active' ? nowIso : start);
-    records.push({ concepts: medicationConcepts(ctx, r), source: r.ref, status: r.status, start, end });
+    records.push({
+      concepts: medicationConcepts(ctx, r),
+      dosage: r.dosage[0],
+      source: r.ref,
+      status: r.status,
+      start,
+      end,
+    });
   }
   for (const s of statements) {
     if (s.status === undefined || !STATEMENT_STATUS.has(s.status)) continue;
     const start = s.effectivePeriod?.start ?? s.effectiveDateTime ?? s.dateAsserted;
     const end = s.effectivePeriod?.end ?? (s.status === 'active' ? nowIso : start);
-    records.push({ concepts: medicationConcepts(ctx, s), source: s.ref, status: s.status, start, end });
+    records.push({
+      concepts: medicationConcepts(ctx, s),
+      dosage: s.dosage[0],
+      source: s.ref,
+      status: s.status,
+      start,
+      end,
+    });
   }
   return records;
 }
@@ -103,6 +127,62 @@ function matchDrug(ctx: FactContext, listId: CodeListId, concepts: CodeableConce
   for (const concept of concepts) {
     const entry = findIngredientEntry(ctx.kb, listId, concept);
     if (entry !== undefined) return entry;
+  }
+  return undefined;
+}
+
+/** A code list that may not exist yet in this knowledge base: matched only when it does. */
+function matchOptionalList(ctx: FactContext, listId: string, concept: CodeableConcept | undefined): boolean {
+  if (!Object.hasOwn(ctx.kb.codeLists, listId)) return false;
+  return findConceptEntry(ctx.kb, listId as CodeListId, concept) !== undefined;
+}
+
+function routeOf(ctx: FactContext, dosage: ReadDosage | undefined): MedicationFact['route'] {
+  const gc = (ctx.kb as unknown as { clinicalData?: { glucocorticoids?: Record<string, unknown> } })
+    .clinicalData?.glucocorticoids;
+  const systemic = typeof gc?.systemicRoutesList === 'string' ? gc.systemicRoutesList : 'systemic-routes';
+  const local =
+    typeof gc?.nonSystemicRoutesList === 'string' ? gc.nonSystemicRoutesList : 'non-systemic-routes';
+  if (matchOptionalList(ctx, systemic, dosage?.route)) return 'systemic';
+  if (matchOptionalList(ctx, local, dosage?.route)) return 'non-systemic';
+  return 'unknown';
+}
+
+const PER_DAY: Record<string, number> = { h: 24, d: 1, wk: 1 / 7, mo: 1 / DAYS_PER_MONTH };
+
+function dailyDoseMg(dosage: ReadDosage | undefined): number | undefined {
+  const dose = dosage?.doseQuantity;
+  const unit = (dose?.code ?? dose?.unit)?.toLowerCase();
+  if (dose?.value === undefined || unit !== 'mg' || dose.value <= 0) return undefined;
+  const frequency = dosage?.frequency ?? 1;
+  const period = dosage?.period ?? 1;
+  const perDay = PER_DAY[dosage?.periodUnit ?? 'd'];
+  if (perDay === undefined || period <= 0 || frequency <= 0) return undefined;
+  return (dose.value * frequency * perDay) / period;
+}
+
+/** Prednisone-equivalent mg/day from the knowledge base's table (dose x 5 / mg equivalent to prednisone 5 mg). */
+function prednisoneEquivalent(
+  ctx: FactContext,
+  ingredient: string,
+  mgPerDay: number | undefined,
+): number | undefined {
+  if (mgPerDay === undefined) return undefined;
+  const table = (
+    ctx.kb as unknown as { clinicalData?: { glucocorticoids?: { prednisoneEquivalents?: unknown } } }
+  ).clinicalData?.glucocorticoids?.prednisoneEquivalents;
+  if (!Array.isArray(table)) return undefined;
+  for (const row of table as unknown[]) {
+    if (typeof row !== 'object' || row === null) continue;
+    const { ingredient: name, mgEquivalentToPrednisone5mg: mg } = row as Record<string, unknown>;
+    if (
+      typeof name === 'string' &&
+      name.toLowerCase() === ingredient.toLowerCase() &&
+      typeof mg === 'number' &&
+      mg > 0
+    ) {
+      return Math.round(((mgPerDay * 5) / mg) * 100) / 100;
+    }
   }
   return undefined;
 }
@@ -137,8 +217,16 @@ export function extractMedications(
   const treatments: MedicationFact[] = [];
   for (const record of medicationRecords(ctx, requests, statements)) {
     const gc = matchDrug(ctx, 'glucocorticoids', record.concepts);
-    if (gc !== undefined)
-      glucocorticoidFacts.push(toMedicationFact(record, gc.ingredient ?? gc.display, undefined));
+    if (gc !== undefined) {
+      const ingredient = gc.ingredient ?? gc.display;
+      const fact = toMedicationFact(record, ingredient, undefined);
+      fact.route = routeOf(ctx, record.dosage);
+      const mg = dailyDoseMg(record.dosage);
+      if (mg !== undefined) fact.dailyDoseMg = mg;
+      const equivalent = prednisoneEquivalent(ctx, ingredient, mg);
+      if (equivalent !== undefined) fact.prednisoneEquivalentMgPerDay = equivalent;
+      glucocorticoidFacts.push(fact);
+    }
     const tx = matchDrug(ctx, 'osteoporosis-treatment', record.concepts);
     if (tx === undefined) continue;
     const current =
@@ -148,8 +236,11 @@ export function extractMedications(
         withinMonths(record.end ?? record.start, kb.parameters.treatmentRecencyMonths, now));
     if (current) treatments.push(toMedicationFact(record, tx.ingredient ?? tx.display, tx.drugClass));
   }
+  // Inhaled, topical, nasal, ophthalmic, otic or rectal-local glucocorticoids are not systemic exposure.
   const recent = glucocorticoidFacts.filter(
-    (g) => g.status === 'active' || withinMonths(g.end ?? g.start, kb.parameters.treatmentRecencyMonths, now),
+    (g) =>
+      g.route !== 'non-systemic' &&
+      (g.status === 'active' || withinMonths(g.end ?? g.start, kb.parameters.treatmentRecencyMonths, now)),
   );
   const longestDays = recent.reduce<number | undefined>(
     (max, g) => (g.days !== undefined && (max === undefined || g.days > max) ? g.days : max),
@@ -165,6 +256,7 @@ export function extractMedications(
         ...recent.filter((g) => (g.days ?? 0) >= kb.parameters.glucocorticoidMinDays).map((g) => g.source),
         ...steroidConditions.map((c) => c.source),
       ],
+      courses: glucocorticoidFacts,
     },
   };
 }
