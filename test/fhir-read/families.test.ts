@@ -161,7 +161,9 @@ describe('eGFR', () => {
   });
 
   it('yields no eGFR fact when the knowledge base has no eGFR list', () => {
-    const f = facts({ labs: searchset(egfrObs('e', 28, 'mL/min/{1.73_m2}', '2026-10-01')) });
+    const { egfr: _absent, ...others } = withEgfr.codeLists as Record<string, unknown>;
+    const without = { ...kb, codeLists: others, clinicalData: undefined } as unknown as KnowledgeBase;
+    const f = facts({ labs: searchset(egfrObs('e', 28, 'mL/min/{1.73_m2}', '2026-10-01')) }, without);
     expect(f.egfr).toBeUndefined();
   });
 });
