@@ -41,6 +41,109 @@ const inputs = SCENARIOS.map((name) => {
 });
 type Input = (typeof inputs)[number];
 
+// One call shaped like an EHR export: a DXA report with contained and referenced results, a panel with
+// components and members, referenced and contained Medications with dosages, statuses other than active.
+const ehrShaped: Input = (() => {
+  const base = inputs[0]!;
+  const P = base.context.patientId;
+  const subject = { reference: `Patient/${P}` };
+  const loinc = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }] });
+  const t = (value: number) => ({
+    value,
+    unit: '{T-score}',
+    system: 'http://unitsofmeasure.org',
+    code: '{T-score}',
+  });
+  const entry = (...resources: object[]) => ({
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: resources.map((resource) => ({ resource })),
+  });
+  const member = {
+    resourceType: 'Observation',
+    id: 'fn',
+    status: 'final',
+    code: loinc('38263-0'),
+    subject,
+    valueQuantity: t(-2.1),
+  };
+  const panel = {
+    resourceType: 'Observation',
+    id: 'panel',
+    status: 'amended',
+    code: loinc('83311-1'),
+    subject,
+    effectiveDateTime: '2026-02-01',
+    component: [{ code: loinc('38267-1'), valueQuantity: t(-2.6) }],
+    hasMember: [{ reference: 'Observation/fn' }],
+  };
+  const report = {
+    resourceType: 'DiagnosticReport',
+    id: 'r',
+    status: 'final',
+    code: loinc('83311-1'),
+    subject,
+    effectiveDateTime: '2026-02-01',
+    contained: [
+      { resourceType: 'Observation', id: 'c', status: 'final', code: loinc('38265-5'), valueQuantity: t(-1) },
+    ],
+    result: [{ reference: '#c' }, { reference: 'Observation/panel' }],
+  };
+  const medication = {
+    resourceType: 'Medication',
+    id: 'm',
+    code: { text: 'Local alendronate 70' },
+    ingredient: [
+      {
+        itemCodeableConcept: {
+          coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '46041' }],
+        },
+      },
+    ],
+  };
+  const request = {
+    resourceType: 'MedicationRequest',
+    id: 'mr',
+    status: 'active',
+    intent: 'order',
+    subject,
+    authoredOn: '2026-01-01',
+    medicationReference: { reference: 'Medication/m' },
+    contained: [{ resourceType: 'Medication', id: 'x', code: { text: 'prednisone 5 mg' } }],
+    dosageInstruction: [
+      {
+        route: { coding: [{ system: 'http://snomed.info/sct', code: '26643006' }] },
+        timing: {
+          repeat: { frequency: 1, period: 1, periodUnit: 'd', boundsPeriod: { start: '2026-01-01' } },
+        },
+        doseAndRate: [{ doseQuantity: { value: 5, unit: 'mg' } }],
+      },
+    ],
+    dispenseRequest: {
+      numberOfRepeatsAllowed: 3,
+      expectedSupplyDuration: { value: 30, unit: 'd', code: 'd' },
+    },
+  };
+  const fracture = {
+    resourceType: 'Condition',
+    id: 'fx',
+    subject,
+    clinicalStatus: { coding: [{ code: 'resolved' }] },
+    category: [{ coding: [{ code: 'encounter-diagnosis' }] }],
+    code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'M80.08XA' }] },
+  };
+  return {
+    ...base,
+    prefetch: {
+      ...base.prefetch,
+      dxa: entry(report, panel, member),
+      medicationRequests: entry(request, medication),
+      conditions: entry(fracture),
+    },
+  } as Input;
+})();
+inputs.push(ehrShaped);
+
 const callArb = fc.record({
   base: fc.constantFrom(...inputs),
   prefetchMutations: fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
@@ -162,5 +265,24 @@ describe('tolerant reading under arbitrary mutations', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('the EHR-shaped base call', () => {
+  it('is read in full before it is mutated', () => {
+    const f = extractFacts(kb, {
+      patientId: ehrShaped.context.patientId,
+      prefetch: ehrShaped.prefetch,
+      draftOrders: ehrShaped.context.draftOrders,
+      now: ehrShaped.now,
+    });
+    expect(f.dxa.tScores.map((s) => `${s.source}:${s.value}`)).toEqual([
+      'Observation/panel:-2.6',
+      'Observation/fn:-2.1',
+      'Observation/c:-1',
+    ]);
+    expect(f.treatments.map((t) => t.ingredient)).toEqual(['alendronate']);
+    expect(f.conditions['fragility-fracture'].map((c) => c.source)).toEqual(['Condition/fx']);
+    expect(f.dataIssues).toEqual([]);
   });
 });
