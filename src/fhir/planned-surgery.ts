@@ -6,7 +6,7 @@
 import type { CodeableConcept, FhirResource } from 'fhir/r4.js';
 import { findConceptEntry, type KnowledgeBase } from '../knowledge/index.js';
 import type { HydratedPrefetch } from '../cds/types.js';
-import type { SpineProcedureOrder } from './facts-orders.js';
+import type { SpineProcedureOrder } from './facts/index.js';
 
 const PLANNED_REQUEST_STATUS = new Set(['active', 'draft', 'on-hold']);
 const PLANNED_APPOINTMENT_STATUS = new Set(['proposed', 'pending', 'booked', 'waitlist']);

@@ -4,7 +4,7 @@
  * for every score (VBQ is supplementary; scanners differ). Cards show the first two; the care-team view
  * shows them all.
  */
-import type { Facts } from '../fhir/facts.js';
+import type { Facts } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { CaveatName } from '../knowledge/schema.js';
 import type { ScoreAssessment } from './findings.js';

@@ -6,7 +6,7 @@
  * is this table in prose.
  */
 import type { Indicator } from '../cds/types.js';
-import type { Facts } from '../fhir/facts.js';
+import type { Facts } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { CardTopic } from '../knowledge/schema.js';
 import { caveatsFor } from './caveats.js';

@@ -2,7 +2,7 @@
  * Weighs each datum on its own: a score against the procedure's and the screening cutoffs, DXA and CT
  * against the knowledge base's thresholds, diagnoses and fractures as they stand. Pure.
  */
-import type { BoneQualityScoreFact, Facts } from '../fhir/facts.js';
+import type { BoneQualityScoreFact, Facts } from '../fhir/facts/index.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import type { Cutoff } from '../knowledge/schema.js';
 import { meets, procedureCutoffs, screeningCutoff, supportingCutoffs } from './cutoffs.js';

@@ -12,7 +12,7 @@ import type {
   MrStudyFact,
   OrderFact,
   TScoreFact,
-} from '../fhir/facts.js';
+} from '../fhir/facts/index.js';
 import type { CardTopic, CaveatName, Cutoff } from '../knowledge/schema.js';
 import type { CutoffComparison } from './cutoffs.js';
 import type { PlannedProcedure } from './procedure.js';

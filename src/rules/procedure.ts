@@ -2,8 +2,7 @@
  * The planned procedure as the rules see it: the families and regions of the triggering draft orders,
  * which select the cutoffs, and whether a long construct is planned (PJK / screw-loosening evidence).
  */
-import type { SpineProcedureOrder } from '../fhir/facts-orders.js';
-import type { ScoreRegion } from '../fhir/facts.js';
+import type { ScoreRegion, SpineProcedureOrder } from '../fhir/facts/index.js';
 import type { ProcedureFamily, Region } from '../knowledge/schema.js';
 
 export interface PlannedProcedure {

@@ -6,8 +6,8 @@
 import type { Bundle } from 'fhir/r4.js';
 import { buildCards } from '../cards/index.js';
 import type { CdsCard, HookRequest, HydratedPrefetch } from '../cds/types.js';
-import { extractFacts } from '../fhir/facts.js';
-import { spineProcedureOrders, type SpineProcedureOrder } from '../fhir/facts-orders.js';
+import { extractFacts } from '../fhir/facts/index.js';
+import { spineProcedureOrders, type SpineProcedureOrder } from '../fhir/facts/index.js';
 import { plannedSpineSurgeries } from '../fhir/planned-surgery.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import { assess, describeProcedure } from '../rules/index.js';

@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
-import { extractFacts } from '../../src/fhir/facts.js';
-import { spineProcedureOrders } from '../../src/fhir/facts-orders.js';
+import { extractFacts, spineProcedureOrders } from '../../src/fhir/facts/index.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
 import {
   condition,
