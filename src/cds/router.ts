@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { AppError } from '../errors.js';
 import { currentLogger, type Logger } from '../http/logger.js';
 import type { Metrics } from '../http/metrics.js';
+import { jsonBody } from '../http/body.js';
 import { requireJson, routeLabel } from '../http/middleware.js';
 import type { CdsServiceModule } from '../services/pipeline.js';
 import type { Store } from '../store/store.js';
@@ -52,7 +53,7 @@ function clientOf(res: Response): RequestClient {
 export function createCdsRouter(deps: CdsRouterDeps): Router {
   const router = express.Router();
   const byId = new Map(deps.services.map((s) => [s.definition.id, s]));
-  const json = express.json({ limit: deps.maxRequestBytes, type: () => true, strict: true });
+  const json = jsonBody(deps.maxRequestBytes);
 
   const serviceOf = (req: Request): CdsServiceModule => {
     const service = byId.get(String(req.params.id));
