@@ -10,7 +10,9 @@ import type { Router } from 'express';
 import { createApp } from './app.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
-import { demoClient } from './demo/demo-client.js';
+import { demoClient, demoFhirServers } from './demo/demo-client.js';
+import { createFhirAccess } from './fhir/access.js';
+import { createClientLimiter } from './http/rate-limit.js';
 import { createEmbeddedFhirServer } from './demo/fhir-server/server.js';
 import { createImagingRouter } from './imaging/api.js';
 import { demoPatients, readDemoSeed } from './demo/seed/index.js';
@@ -21,7 +23,7 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { loadKnowledgeBase, prefetchTemplates, type KnowledgeBase } from './knowledge/index.js';
 import { createEvaluator, createRelevanceCheck } from './rules/index.js';
 import { buildServices } from './services/definitions.js';
-import { openDb } from './store/db.js';
+import { openDb, postgresPool } from './store/db.js';
 import { Store } from './store/store.js';
 import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from './writeback/dicom-sr.js';
 import { createFhirWriteback } from './writeback/setup.js';
@@ -70,9 +72,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     overridesFile: config.knowledgeOverridesFile,
   });
   const clients: CdsClientInput[] = config.cdsClientsFile ? loadClientsFile(config.cdsClientsFile) : [];
-  if (config.demo) clients.push(await demoClient(config.dataDir));
+  if (config.demo)
+    clients.push(await demoClient(config.dataDir, demoFhirServers(config.publicBaseUrl, config.port)));
 
-  const store = new Store(await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const store = new Store(
+    await openDb({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      startupTimeoutMs: config.databaseStartupTimeoutMs,
+    }),
+  );
+  const fhirAccess = createFhirAccess({ clients, limits: config.fhirLimits });
+  const clientLimiter = await createClientLimiter({ ...config.clientLimits, pool: postgresPool(store.db) });
   const metrics = createMetrics();
   const authenticator = createClientAuthenticator({
     clients,
@@ -142,6 +153,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     now,
     readinessChecks: { knowledgeBase: () => kb.cutoffs.length > 0 },
     mounts,
+    fhirAccess,
+    clientLimiter,
   });
 
   // Expired replay-cache and deduplication rows are purged in the background.

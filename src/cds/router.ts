@@ -34,6 +34,7 @@ export interface CdsRouterDeps {
   fhirTimeoutMs: number;
   now: () => Date;
   clientFactory?: HydrationOptions['clientFactory'];
+  fhirAccess?: HydrationOptions['access'];
 }
 
 /** How long card ids are remembered per hookInstance for cross-hook deduplication. */
@@ -91,7 +92,7 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
     let outcome = 'error';
     let cardIds: string[] = [];
     try {
-      const result = await evaluate(service, request, log);
+      const result = await evaluate(service, request, log, client.iss);
       outcome = result.outcome;
       cardIds = result.cards.flatMap((c) => (c.uuid ? [c.uuid] : []));
       for (const card of result.cards)
@@ -121,11 +122,15 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
     service: CdsServiceModule,
     request: HookRequest,
     log: Logger,
+    clientIss: string,
   ): Promise<{ outcome: string; cards: CdsCard[] }> {
     if (service.isRelevant && !service.isRelevant(request)) return { outcome: 'not-triggered', cards: [] };
     const hydration = await hydratePrefetch(request, service.definition.prefetch, {
       timeoutMs: deps.fhirTimeoutMs,
       clientFactory: deps.clientFactory,
+      access: deps.fhirAccess,
+      clientIss,
+      onFailure: (f) => log.info({ prefetchKey: f.key, reason: f.reason }, 'prefetch key unavailable'),
       onFetch: (key, result, seconds) =>
         deps.metrics.fhirFetchDuration.observe({ key, outcome: result }, seconds),
     });

@@ -85,8 +85,14 @@ export function errorHandler(root: Logger): ErrorRequestHandler {
         appError = mapped;
       } else {
         // Log the error's name and message only: messages from our code carry no PHI by convention.
-        log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'unhandled error');
-        appError = new AppError('internal', 'Internal error; the request id identifies it in the service log');
+        log.error(
+          { err: { name: (err as Error)?.name, message: (err as Error)?.message } },
+          'unhandled error',
+        );
+        appError = new AppError(
+          'internal',
+          'Internal error; the request id identifies it in the service log',
+        );
       }
     }
     res.locals.errorCode = appError.code;
