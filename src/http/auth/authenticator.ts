@@ -1,7 +1,7 @@
 /**
  * Authenticates CDS clients (EHRs, the CDS Hooks sandbox) by the signed JWT in `Authorization: Bearer`,
  * as CDS Hooks 2.0 "Trusting CDS Clients" requires. Every failure is the same bare 401 to the caller; the
- * precise reason goes only to a debug log line as a stable code (never the token).
+ * precise reason is logged at info by the error handler as a stable code (never the token).
  */
 import { compactVerify } from 'jose';
 import { AppError } from '../../errors.js';
