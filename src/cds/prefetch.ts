@@ -7,6 +7,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { AppError } from '../errors.js';
 import { createFhirAccess, type FhirAccess } from '../fhir/access.js';
 import { bundleProblem, FhirFetchError, readAllPages, type FhirReadClient } from '../fhir/client.js';
+import { fhirStructureProblem } from '../fhir/structure-guard.js';
 import type { HookRequest, HydratedPrefetch } from './types.js';
 
 export interface PrefetchFailure {
@@ -42,11 +43,29 @@ export interface HydrationOptions {
 const defaultAccess = createFhirAccess({ clients: [] });
 
 /**
- * Structural checks of supplied prefetch values, before any reader sees them: a Bundle whose `entry` is
- * not an array (or holds null entries, or resources without resourceType) makes the request meaningless,
- * so it is a 400 naming the path, never a TypeError later.
+ * Structural checks of what the client supplied (draft orders and prefetch values), before any reader sees
+ * them: a Bundle whose `entry` is not an array, null entries, a `coding` that is not an array, a number
+ * where a code belongs... (src/fhir/structure-guard.ts) make the request meaningless, so they are a 400
+ * naming the path, never a TypeError later. Call right after the schema check, before any reader.
  */
-export function checkSuppliedPrefetch(prefetch: Record<string, unknown> | undefined): void {
+export function checkRequestStructure(request: {
+  context?: { draftOrders?: unknown };
+  prefetch?: Record<string, unknown> | undefined;
+}): void {
+  const problems: string[] = [];
+  if (request.context?.draftOrders !== undefined) {
+    const p = draftOrdersProblem(request.context.draftOrders);
+    if (p) problems.push(`context.draftOrders.${p}`);
+  }
+  problems.push(...suppliedPrefetchProblems(request.prefetch));
+  if (problems.length > 0) throw new AppError('invalid-request', 'Invalid request', problems.slice(0, 20));
+}
+
+function draftOrdersProblem(bundle: unknown): string | undefined {
+  return bundleProblem(bundle);
+}
+
+function suppliedPrefetchProblems(prefetch: Record<string, unknown> | undefined): string[] {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(prefetch ?? {})) {
     if (value === null) continue;
@@ -54,11 +73,18 @@ export function checkSuppliedPrefetch(prefetch: Record<string, unknown> | undefi
       problems.push(`prefetch.${key}: must be a FHIR resource or null`);
       continue;
     }
-    if ((value as { resourceType?: unknown }).resourceType === 'Bundle') {
-      const problem = bundleProblem(value);
-      if (problem) problems.push(`prefetch.${key}.${problem}`);
-    }
+    const problem =
+      (value as { resourceType?: unknown }).resourceType === 'Bundle'
+        ? bundleProblem(value)
+        : fhirStructureProblem(value, '')?.replace(/^\./, '');
+    if (problem) problems.push(`prefetch.${key}.${problem}`);
   }
+  return problems;
+}
+
+/** The prefetch part of checkRequestStructure (hydration checks it again; it is cheap and iterative). */
+export function checkSuppliedPrefetch(prefetch: Record<string, unknown> | undefined): void {
+  const problems = suppliedPrefetchProblems(prefetch);
   if (problems.length > 0) throw new AppError('invalid-request', 'Invalid prefetch', problems.slice(0, 20));
 }
 

@@ -11,7 +11,7 @@ import { jsonBody } from '../http/body.js';
 import { requireJson, routeLabel } from '../http/middleware.js';
 import type { CdsServiceModule } from '../services/pipeline.js';
 import type { Store } from '../store/store.js';
-import { hydratePrefetch, type HydrationOptions } from './prefetch.js';
+import { checkRequestStructure, hydratePrefetch, type HydrationOptions } from './prefetch.js';
 import {
   feedbackRequestSchema,
   orderSelectRequestSchema,
@@ -85,6 +85,7 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
       );
     }
     const request = parsed.data as unknown as HookRequest;
+    checkRequestStructure(request);
     const log = currentLogger(deps.logger).child({
       service: service.definition.id,
       hookInstance: request.hookInstance,

@@ -14,6 +14,7 @@ import https from 'node:https';
 import type { Bundle, FhirResource } from 'fhir/r4.js';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { BodyRejectedError, scanJson } from '../json-guard.js';
+import { fhirStructureProblem } from './structure-guard.js';
 
 /** Limits on one prefetch key's reads. */
 export interface FhirFetchLimits {
@@ -243,7 +244,7 @@ export function bundleProblem(bundle: unknown): string | undefined {
   if (b.total !== undefined && (typeof b.total !== 'number' || !Number.isInteger(b.total) || b.total < 0)) {
     return 'total: must be a non-negative integer';
   }
-  return undefined;
+  return fhirStructureProblem(bundle, 'Bundle')?.replace(/^Bundle\./, '');
 }
 
 function checkAnswer(query: string, answer: FhirResource): void {
@@ -252,6 +253,8 @@ function checkAnswer(query: string, answer: FhirResource): void {
     if (answer.resourceType !== expected.read) {
       throw new FhirFetchError(`answered a ${answer.resourceType} where a ${expected.read} was asked for`);
     }
+    const problem = fhirStructureProblem(answer, answer.resourceType);
+    if (problem) throw new FhirFetchError(`answered a malformed ${answer.resourceType} (${problem})`);
     return;
   }
   if (answer.resourceType !== 'Bundle') {
