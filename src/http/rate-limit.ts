@@ -104,6 +104,8 @@ export async function createClientLimiter(options: ClientLimitsOptions): Promise
         await inFlight.consume(key);
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) {
+          // The limiter counts a refused attempt too; give it back, as nothing is in flight for it.
+          void inFlight.reward(key, 1);
           res.setHeader('Retry-After', '1');
           throw new AppError(
             'too-many-concurrent-requests',
