@@ -2,7 +2,7 @@
  * createApp(deps): middleware order, routers and the error handler. Never listens, so tests drive the
  * app in-process on a free port and src/index.ts owns the process.
  */
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { HydrationOptions } from './cds/prefetch.js';
 import { createCdsRouter, type FeedbackSink } from './cds/router.js';
 import type { Config } from './config/config.js';
@@ -43,6 +43,10 @@ export interface AppDeps {
   /** Extra routers, e.g. the demo FHIR server at /demo-fhir or the imaging API. */
   mounts?: { path: string; router: Router; label: string }[];
   clientFactory?: HydrationOptions['clientFactory'];
+  /** Which FHIR servers may be read for which client, and the fetch limits (src/fhir/access.ts). */
+  fhirAccess?: HydrationOptions['access'];
+  /** Per-client rate and concurrency limits, run right after authentication (src/http/rate-limit.ts). */
+  clientLimiter?: RequestHandler;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -85,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
     res.locals.client = await deps.authenticator.authenticate(req.header('authorization'), path);
     next();
   });
+  if (deps.clientLimiter) app.use('/cds-services', deps.clientLimiter);
   const audit: AuditSink = deps.audit ?? {
     record: (row) => {
       deps.store
@@ -120,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
         fhirTimeoutMs: deps.config.fhirTimeoutMs,
         now,
         clientFactory: deps.clientFactory,
+        fhirAccess: deps.fhirAccess,
       }),
       feedback,
       logger: deps.logger,

@@ -17,7 +17,9 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { loadKnowledgeBase, type KnowledgeBase } from './knowledge/index.js';
 import { createServices } from './services/index.js';
 import { createAuditQueue } from './store/audit-queue.js';
-import { openDb } from './store/db.js';
+import { openDb, postgresPool } from './store/db.js';
+import { createFhirAccess } from './fhir/access.js';
+import { createClientLimiter } from './http/rate-limit.js';
 import { createMemoryState } from './store/memory-state.js';
 import { Store } from './store/store.js';
 import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from './writeback/dicom-sr.js';
@@ -65,12 +67,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       ).startDemo({
         dataDir: config.dataDir,
         publicBaseUrl: config.publicBaseUrl,
+        port: config.port,
         logger,
       })
     : undefined;
   if (demo) clients.push(demo.client);
 
-  const store = new Store(await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const store = new Store(
+    await openDb({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      startupTimeoutMs: config.databaseStartupTimeoutMs,
+    }),
+  );
+  const fhirAccess = createFhirAccess({ clients, limits: config.fhirLimits });
+  const clientLimiter = await createClientLimiter({ ...config.clientLimits, pool: postgresPool(store.db) });
   const metrics = createMetrics();
   // Replicas share PostgreSQL, so the replay cache and card claims must live there. The embedded database
   // is one process by construction: in memory they cost no round trip per call.
@@ -136,6 +147,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     now,
     readinessChecks: { knowledgeBase: () => kb.cutoffs.length > 0 },
     mounts,
+    fhirAccess,
+    clientLimiter,
   });
 
   // Expired replay-cache and deduplication rows are purged in the background.

@@ -4,7 +4,10 @@
  * the FHIR timeout. A `null` value means "no data". Keys that cannot be had are reported, never guessed.
  */
 import type { FhirResource } from 'fhir/r4.js';
-import { createFhirReadClient, FhirFetchError, readAllPages, type FhirReadClient } from '../fhir/client.js';
+import { AppError } from '../errors.js';
+import { createFhirAccess, type FhirAccess } from '../fhir/access.js';
+import { bundleProblem, FhirFetchError, readAllPages, type FhirReadClient } from '../fhir/client.js';
+import { fhirStructureProblem } from '../fhir/structure-guard.js';
 import type { HookRequest, HydratedPrefetch } from './types.js';
 
 export interface PrefetchFailure {
@@ -24,8 +27,66 @@ export interface HydrationOptions {
   timeoutMs: number;
   /** Observes each of the service's own FHIR fetches (metrics). */
   onFetch?: (key: string, outcome: 'ok' | 'error' | 'timeout', seconds: number) => void;
-  /** Injected for tests; defaults to fhir-kit-client over HTTP. */
+  /**
+   * Which FHIR servers may be read for which client, and the fetch limits. Default: no client lists any
+   * server (public addresses only), default limits.
+   */
+  access?: FhirAccess;
+  /** The authenticated client (its `iss`), whose `fhirServers` list applies. */
+  clientIss?: string;
+  /** Replaces the guarded HTTP client (tests of hydration logic only); `access` still decides first. */
   clientFactory?: (baseUrl: string, accessToken?: string) => FhirReadClient;
+  /** Told each key that could not be had, with its reason (for the log; never data or tokens). */
+  onFailure?: (failure: PrefetchFailure) => void;
+}
+
+const defaultAccess = createFhirAccess({ clients: [] });
+
+/**
+ * Structural checks of what the client supplied (draft orders and prefetch values), before any reader sees
+ * them: a Bundle whose `entry` is not an array, null entries, a `coding` that is not an array, a number
+ * where a code belongs... (src/fhir/structure-guard.ts) make the request meaningless, so they are a 400
+ * naming the path, never a TypeError later. Call right after the schema check, before any reader.
+ */
+export function checkRequestStructure(request: {
+  context?: object;
+  prefetch?: Record<string, unknown> | undefined;
+}): void {
+  const problems: string[] = [];
+  const draftOrders = (request.context as { draftOrders?: unknown } | undefined)?.draftOrders;
+  if (draftOrders !== undefined) {
+    const p = draftOrdersProblem(draftOrders);
+    if (p) problems.push(`context.draftOrders.${p}`);
+  }
+  problems.push(...suppliedPrefetchProblems(request.prefetch));
+  if (problems.length > 0) throw new AppError('invalid-request', 'Invalid request', problems.slice(0, 20));
+}
+
+function draftOrdersProblem(bundle: unknown): string | undefined {
+  return bundleProblem(bundle);
+}
+
+function suppliedPrefetchProblems(prefetch: Record<string, unknown> | undefined): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(prefetch ?? {})) {
+    if (value === null) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      problems.push(`prefetch.${key}: must be a FHIR resource or null`);
+      continue;
+    }
+    const problem =
+      (value as { resourceType?: unknown }).resourceType === 'Bundle'
+        ? bundleProblem(value)
+        : fhirStructureProblem(value, '')?.replace(/^\./, '');
+    if (problem) problems.push(`prefetch.${key}.${problem}`);
+  }
+  return problems;
+}
+
+/** The prefetch part of checkRequestStructure (hydration checks it again; it is cheap and iterative). */
+export function checkSuppliedPrefetch(prefetch: Record<string, unknown> | undefined): void {
+  const problems = suppliedPrefetchProblems(prefetch);
+  if (problems.length > 0) throw new AppError('invalid-request', 'Invalid prefetch', problems.slice(0, 20));
 }
 
 const TOKEN = /\{\{\s*([A-Za-z.]+)\s*\}\}/g;
@@ -75,7 +136,9 @@ export async function hydratePrefetch(
   templates: Record<string, string>,
   options: HydrationOptions,
 ): Promise<HydrationResult> {
+  checkSuppliedPrefetch(request.prefetch as Record<string, unknown> | undefined);
   const supplied = request.prefetch ?? {};
+  const access = options.access ?? defaultAccess;
   const prefetch: HydratedPrefetch = {};
   const failures: PrefetchFailure[] = [];
   const toFetch: string[] = [];
@@ -88,12 +151,22 @@ export async function hydratePrefetch(
     prefetch[key] = (supplied[key] as FhirResource | null) ?? null;
   }
 
-  const client = request.fhirServer
-    ? (options.clientFactory ?? createFhirReadClient)(
-        request.fhirServer,
-        request.fhirAuthorization?.access_token,
-      )
-    : undefined;
+  // The fhirServer is checked against the client's list before any connection is made.
+  let client: FhirReadClient | undefined;
+  let refused: string | undefined;
+  if (request.fhirServer) {
+    const decision = access.open(
+      options.clientIss,
+      request.fhirServer,
+      request.fhirAuthorization?.access_token,
+    );
+    if ('refused' in decision) refused = decision.refused;
+    else
+      client = options.clientFactory
+        ? options.clientFactory(request.fhirServer, request.fhirAuthorization?.access_token)
+        : decision.client;
+  }
+  const noClientReason = refused ?? 'not supplied and no fhirServer to fetch it from';
 
   // Supplied Bundles may be paged: follow their next links on the client's own FHIR server.
   const pagedSupplied = Object.entries(prefetch).filter(
@@ -122,7 +195,7 @@ export async function hydratePrefetch(
 
   for (const key of toFetch) {
     if (!client) {
-      failures.push({ key, reason: 'not supplied and no fhirServer to fetch it from' });
+      failures.push({ key, reason: noClientReason });
       continue;
     }
     const query = renderTemplate(templates[key] ?? '', context);
@@ -132,7 +205,7 @@ export async function hydratePrefetch(
     }
     run(key, async (signal) => {
       try {
-        return await readAllPages(client, query, signal);
+        return await readAllPages(client, query, signal, access.limits);
       } catch (err) {
         // A read of a resource that does not exist is "no data", not a failure.
         if (
@@ -151,15 +224,18 @@ export async function hydratePrefetch(
     if (!client) {
       failures.push({
         key,
-        reason: 'supplied result is paged and there is no fhirServer to read the next page from',
+        reason: refused
+          ? `supplied result is paged and its next page cannot be read: ${refused}`
+          : 'supplied result is paged and there is no fhirServer to read the next page from',
       });
       continue;
     }
-    run(key, (signal) => readAllPages(client, value, signal));
+    run(key, (signal) => readAllPages(client, value, signal, access.limits));
   }
 
   await Promise.all(jobs);
   failures.sort((a, b) => a.key.localeCompare(b.key));
+  for (const f of failures) options.onFailure?.(f);
   return { prefetch, failures, fetched: toFetch.filter((k) => !failures.some((f) => f.key === k)) };
 }
 

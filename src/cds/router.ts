@@ -6,6 +6,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 import { currentLogger, type Logger } from '../http/logger.js';
+import { jsonBody } from '../http/body.js';
 import { requireJson, routeLabel } from '../http/middleware.js';
 import {
   feedbackRequestSchema,
@@ -57,7 +58,7 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
   const router = express.Router();
   const byId = new Map(deps.endpoints.map((e) => [e.definition.id, e]));
   const discovery = JSON.stringify({ services: deps.endpoints.map((e) => e.definition) });
-  const json = express.json({ limit: deps.maxRequestBytes, type: () => true, strict: true });
+  const json = jsonBody(deps.maxRequestBytes);
 
   const endpointOf = (req: Request): HookEndpoint => {
     const endpoint = byId.get(String(req.params.id));

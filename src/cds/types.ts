@@ -148,21 +148,52 @@ export interface HookRequest {
 export type HydratedPrefetch = Record<string, FhirResource | null>;
 
 // ---- Feedback --------------------------------------------------------------------------------------
+// Explicit limits: everything here is stored, so every string is bounded (a card id is indexed), every
+// array capped and the timestamp kept to instants PostgreSQL and JavaScript both represent exactly.
+
+/** Most entries in one feedback call (an EHR batching feedback sends a few dozen at most). */
+export const MAX_FEEDBACK_ENTRIES = 100;
+const boundedString = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const boundedId = z.string().min(1).max(128, 'must be at most 128 characters');
+/** Earliest and latest accepted outcomeTimestamp (years 0000 or 275760 are valid ISO but not storable). */
+const EARLIEST_TIMESTAMP = Date.UTC(1900, 0, 1);
+const LATEST_TIMESTAMP = Date.UTC(9999, 11, 30);
+
+const feedbackTimestampSchema = z.iso
+  .datetime({ offset: true })
+  .max(40)
+  .superRefine((value, ctx) => {
+    const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+    const day = new Date(Date.UTC(y, m - 1, d));
+    const t = Date.parse(value);
+    if (day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d || !Number.isFinite(t)) {
+      ctx.addIssue({ code: 'custom', message: 'is not a calendar date' });
+    } else if (t < EARLIEST_TIMESTAMP || t > LATEST_TIMESTAMP) {
+      ctx.addIssue({ code: 'custom', message: 'must be between the years 1900 and 9999' });
+    }
+  });
 
 const codingSchema = z
-  .object({ system: z.string().optional(), code: nonEmpty, display: z.string().optional() })
+  .object({
+    system: boundedString(1024).optional(),
+    code: z.string().min(1).max(256, 'must be at most 256 characters'),
+    display: boundedString(1024).optional(),
+  })
   .loose();
 
 export const feedbackEntrySchema = z
   .object({
-    card: nonEmpty,
+    card: boundedId,
     outcome: z.enum(['accepted', 'overridden']),
-    acceptedSuggestions: z.array(z.object({ id: nonEmpty }).loose()).optional(),
+    acceptedSuggestions: z
+      .array(z.object({ id: boundedId }).loose())
+      .max(50, 'must list at most 50 suggestions')
+      .optional(),
     overrideReason: z
-      .object({ reason: codingSchema.optional(), userComment: z.string().optional() })
+      .object({ reason: codingSchema.optional(), userComment: boundedString(4000).optional() })
       .loose()
       .optional(),
-    outcomeTimestamp: z.iso.datetime({ offset: true }),
+    outcomeTimestamp: feedbackTimestampSchema,
   })
   .loose()
   .superRefine((entry, ctx) => {
@@ -175,7 +206,14 @@ export const feedbackEntrySchema = z
     }
   });
 
-export const feedbackRequestSchema = z.object({ feedback: z.array(feedbackEntrySchema).min(1) }).loose();
+export const feedbackRequestSchema = z
+  .object({
+    feedback: z
+      .array(feedbackEntrySchema)
+      .min(1)
+      .max(MAX_FEEDBACK_ENTRIES, `must hold at most ${MAX_FEEDBACK_ENTRIES} entries`),
+  })
+  .loose();
 export type FeedbackEntry = z.infer<typeof feedbackEntrySchema>;
 
 // ---- Responses -------------------------------------------------------------------------------------

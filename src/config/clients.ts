@@ -57,6 +57,35 @@ export function normaliseJwksUrl(raw: string): { url: string } | { error: string
   return { error: 'must use https (http is allowed only for loopback hosts)' };
 }
 
+/**
+ * Checks a FHIR server base URL for a client's `fhirServers` list and returns its normalised form, so a
+ * hook's `fhirServer` is compared by URL (scheme, host and port case and default port normalised, IP
+ * spellings such as 2130706433 or 0x7f.1 turned into dotted form, trailing slashes dropped), not by
+ * spelling. http is accepted: listing a server is the operator's explicit decision (hospital FHIR servers
+ * often sit on an internal network).
+ */
+export function normaliseFhirServerUrl(raw: string): { url: string } | { error: string } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { error: 'must be an absolute URL' };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return { error: 'must use http or https' };
+  if (url.username !== '' || url.password !== '') return { error: 'must not contain credentials' };
+  if (url.hash !== '' || url.search !== '') return { error: 'must not contain a query or fragment' };
+  return { url: url.href.replace(/\/+$/, '') };
+}
+
+const fhirServerSchema = z.string().transform((raw, ctx) => {
+  const result = normaliseFhirServerUrl(raw);
+  if ('error' in result) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(raw)} ${result.error}` });
+    return z.NEVER;
+  }
+  return result.url;
+});
+
 const jwkSchema = z
   .looseObject({
     kty: z.enum(['EC', 'RSA', 'OKP'], { message: 'kty must be EC, RSA or OKP (symmetric keys are refused)' }),
@@ -112,6 +141,10 @@ export const cdsClientSchema = z
       .min(1, 'tenants, when given, must list at least one tenant')
       .optional(),
     algorithms: z.array(algorithmSchema).optional(),
+    fhirServers: z
+      .array(fhirServerSchema)
+      .min(1, 'fhirServers, when given, must list at least one URL')
+      .optional(),
     label: z.string().optional(),
     // How this client's EHR takes cards (see src/cds/ehr-profiles.ts and the README's EHR sections).
     ehr: z.enum(['epic', 'oracle', 'generic']).optional(),

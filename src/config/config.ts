@@ -53,6 +53,13 @@ const envSchema = z.object({
   OUTBOX_POLL_MS: intInRange('OUTBOX_POLL_MS', 100, 600_000).optional(),
   DICOMWEB_BASE_URL: httpUrl('DICOMWEB_BASE_URL').optional(),
   IMAGING_MAX_UPLOAD_BYTES: intInRange('IMAGING_MAX_UPLOAD_BYTES', 1024, 4 * 1024 * 1024 * 1024).optional(),
+  FHIR_MAX_RESPONSE_BYTES: intInRange('FHIR_MAX_RESPONSE_BYTES', 1024, 1024 * 1024 * 1024).optional(),
+  FHIR_MAX_ENTRIES_PER_KEY: intInRange('FHIR_MAX_ENTRIES_PER_KEY', 1, 1_000_000).optional(),
+  FHIR_MAX_PAGES: intInRange('FHIR_MAX_PAGES', 1, 1000).optional(),
+  CLIENT_RATE_LIMIT: intInRange('CLIENT_RATE_LIMIT', 0, 1_000_000).optional(),
+  CLIENT_RATE_WINDOW_SECONDS: intInRange('CLIENT_RATE_WINDOW_SECONDS', 1, 86_400).optional(),
+  CLIENT_MAX_CONCURRENT: intInRange('CLIENT_MAX_CONCURRENT', 0, 100_000).optional(),
+  DATABASE_STARTUP_TIMEOUT_MS: intInRange('DATABASE_STARTUP_TIMEOUT_MS', 0, 3_600_000).optional(),
   DICOM_DEFAULT_TIMEZONE: z
     .string()
     .regex(/^(Z|[+-]\d{2}:\d{2})$/, 'DICOM_DEFAULT_TIMEZONE must be Z or a UTC offset such as +01:00')
@@ -93,6 +100,12 @@ export interface Config {
   imagingMaxUploadBytes?: number;
   /** UTC offset for DICOM times that carry none; without it Observations carry the date only. */
   dicomDefaultTimezone?: string;
+  /** Limits on the service's own FHIR reads, per prefetch key (see src/fhir/client.ts). */
+  fhirLimits: { maxResponseBytes: number; maxEntries: number; maxPages: number };
+  /** Per-client limits on /cds-services* (0 disables one); see src/http/rate-limit.ts. */
+  clientLimits: { requests: number; windowSeconds: number; maxConcurrent: number };
+  /** How long start-up waits for DATABASE_URL's server to accept connections (0: one attempt). */
+  databaseStartupTimeoutMs: number;
 }
 
 /** Parses and validates the environment. Throws ConfigError naming every bad variable. */
@@ -162,5 +175,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
     imagingMaxUploadBytes: e.IMAGING_MAX_UPLOAD_BYTES,
     dicomDefaultTimezone: e.DICOM_DEFAULT_TIMEZONE,
+    fhirLimits: {
+      maxResponseBytes: e.FHIR_MAX_RESPONSE_BYTES ?? 10 * 1024 * 1024,
+      maxEntries: e.FHIR_MAX_ENTRIES_PER_KEY ?? 5000,
+      maxPages: e.FHIR_MAX_PAGES ?? 20,
+    },
+    clientLimits: {
+      requests: e.CLIENT_RATE_LIMIT ?? 600,
+      windowSeconds: e.CLIENT_RATE_WINDOW_SECONDS ?? 60,
+      maxConcurrent: e.CLIENT_MAX_CONCURRENT ?? 32,
+    },
+    databaseStartupTimeoutMs: e.DATABASE_STARTUP_TIMEOUT_MS ?? 30_000,
   };
 }

@@ -37,10 +37,26 @@ export async function loadOrCreateDemoKeys(dataDir: string): Promise<DemoKeyFile
   return keys;
 }
 
-/** The trusted-client entry for the demo client (public key only). */
-export async function demoClient(dataDir: string): Promise<CdsClientInput> {
+/**
+ * The trusted-client entry for the demo client (public key only). `fhirServers` lists the embedded FHIR
+ * server, which is on loopback and so is read only because it is listed.
+ */
+export async function demoClient(dataDir: string, fhirServers?: string[]): Promise<CdsClientInput> {
   const keys = await loadOrCreateDemoKeys(dataDir);
-  return { iss: DEMO_CLIENT_ISS, jwks: { keys: [keys.publicJwk] } } as CdsClientInput;
+  return {
+    iss: DEMO_CLIENT_ISS,
+    jwks: { keys: [keys.publicJwk] },
+    ...(fhirServers ? { fhirServers } : {}),
+  } as CdsClientInput;
+}
+
+/** The URLs under which the demo client may name the embedded FHIR server. */
+export function demoFhirServers(publicBaseUrl: string, port: number): string[] {
+  return [
+    `${publicBaseUrl.replace(/\/+$/, '')}/demo-fhir`,
+    `http://localhost:${port}/demo-fhir`,
+    `http://127.0.0.1:${port}/demo-fhir`,
+  ];
 }
 
 /** Signs a CDS Hooks client JWT for `audience` (the exact URL to be called). */

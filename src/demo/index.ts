@@ -7,7 +7,7 @@ import type { Bundle } from 'fhir/r4.js';
 import type { Router } from 'express';
 import type { CdsClientInput } from '../config/clients.js';
 import type { Logger } from '../http/logger.js';
-import { demoClient } from './demo-client.js';
+import { demoClient, demoFhirServers } from './demo-client.js';
 import { createEmbeddedFhirServer } from './fhir-server/server.js';
 import { getProfileValidator } from './profile-validator/validator.js';
 import { demoPatients, readDemoSeed } from './seed/index.js';
@@ -29,6 +29,7 @@ export interface DemoMode {
 export async function startDemo(options: {
   dataDir: string;
   publicBaseUrl: string;
+  port: number;
   logger: Logger;
 }): Promise<DemoMode> {
   // Writes are validated against our profiles and base R4, as a hospital server would.
@@ -42,7 +43,7 @@ export async function startDemo(options: {
     'demo mode: embedded FHIR server and demo client enabled',
   );
   return {
-    client: await demoClient(options.dataDir),
+    client: await demoClient(options.dataDir, demoFhirServers(options.publicBaseUrl, options.port)),
     mounts: [{ path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' }],
   };
 }

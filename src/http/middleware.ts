@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, operationOutcome, type ErrorCode } from '../errors.js';
+import { AppError, operationOutcome } from '../errors.js';
+import { bodyError, databaseDataError } from './body.js';
 import { runWithLogger, type Logger } from './logger.js';
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,64}$/;
@@ -25,6 +26,7 @@ export function requestContext(root: Logger): RequestHandler {
           method: req.method,
           route: (res.locals.routeLabel as string | undefined) ?? 'unmatched',
           status: res.statusCode,
+          ...(typeof res.locals.errorCode === 'string' ? { code: res.locals.errorCode } : {}),
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
         },
         'request',
@@ -70,20 +72,6 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
-}
-
-const BODY_ERRORS: Record<string, [ErrorCode, string]> = {
-  'entity.too.large': ['payload-too-large', 'Request body is larger than the documented limit'],
-  'entity.parse.failed': ['invalid-json', 'Request body is not valid JSON'],
-  'encoding.unsupported': ['unsupported-media-type', 'Unsupported content encoding'],
-  'charset.unsupported': ['unsupported-media-type', 'Unsupported charset'],
-  'request.aborted': ['invalid-request', 'Request was aborted'],
-  'request.size.invalid': ['invalid-request', 'Request size did not match Content-Length'],
-};
-
 /** Maps any error to a status and an OperationOutcome. Nothing leaks a stack trace, a token or PHI. */
 export function errorHandler(root: Logger): ErrorRequestHandler {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -91,18 +79,37 @@ export function errorHandler(root: Logger): ErrorRequestHandler {
     let appError: AppError;
     if (err instanceof AppError) {
       appError = err;
-    } else if (
-      typeof (err as BodyParserError)?.type === 'string' &&
-      BODY_ERRORS[(err as BodyParserError).type!]
-    ) {
-      const [code, message] = BODY_ERRORS[(err as BodyParserError).type!]!;
-      appError = new AppError(code, message);
     } else {
-      // Log the error's name and message only: messages from our code carry no PHI by convention.
-      log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'unhandled error');
-      appError = new AppError('internal', 'Internal error; the request id identifies it in the service log');
+      const mapped = bodyError(err) ?? databaseDataError(err);
+      if (mapped) {
+        appError = mapped;
+      } else {
+        // Log the error's name and message only: messages from our code carry no PHI by convention.
+        log.error(
+          { err: { name: (err as Error)?.name, message: (err as Error)?.message } },
+          'unhandled error',
+        );
+        appError = new AppError(
+          'internal',
+          'Internal error; the request id identifies it in the service log',
+        );
+      }
     }
+    res.locals.errorCode = appError.code;
     if (appError.status >= 500) log.warn({ code: appError.code }, 'request failed');
+    // Every refusal is logged with its stable code (a 401 also with the reason the authenticator found);
+    // never the message details, which may name fields of the request.
+    else
+      log.info(
+        {
+          status: appError.status,
+          code: appError.code,
+          ...(err instanceof AppError && 'reason' in err && typeof err.reason === 'string'
+            ? { reason: err.reason }
+            : {}),
+        },
+        'request refused',
+      );
     if (res.headersSent) {
       res.end();
       return;

@@ -3,7 +3,7 @@
  * -> hydrate the prefetch -> 412 when a required key cannot be had -> evaluate -> cross-hook dedupe ->
  * audit. The router (src/cds/router.ts) only adapts HTTP to it. The clock is read once per call.
  */
-import { hydratePrefetch, type HydrationOptions } from '../cds/prefetch.js';
+import { checkRequestStructure, hydratePrefetch, type HydrationOptions } from '../cds/prefetch.js';
 import { ehrProfile, shapeCards, type EhrProfile } from '../cds/ehr-profiles.js';
 import { describeIssues, type HookEndpoint, type RequestClient } from '../cds/router.js';
 import type { CdsCard, HookRequest, HydratedPrefetch } from '../cds/types.js';
@@ -52,6 +52,8 @@ export interface HookPipelineDeps {
   fhirTimeoutMs: number;
   now: () => Date;
   clientFactory?: HydrationOptions['clientFactory'];
+  /** Which FHIR servers each client may name, and the fetch limits (SSRF guard). */
+  fhirAccess?: HydrationOptions['access'];
 }
 
 interface Outcome {
@@ -84,13 +86,15 @@ async function run(
     );
   }
   const request = parsed.data as HookRequest;
+  // Malformed FHIR inside draftOrders or prefetch is a 400 naming the path, before any reader sees it.
+  checkRequestStructure(request);
   const started = process.hrtime.bigint();
   const now = deps.now();
   const log = currentLogger(deps.logger);
   let result: Outcome | undefined;
   let errorCode: string | undefined;
   try {
-    result = await evaluate(service, request, now, deps, log);
+    result = await evaluate(service, request, client, now, deps, log);
     // What the client's EHR can take (topic codes, one action per suggestion, links, indicator ceiling).
     result.cards = shapeCards(result.cards, deps.profileOf?.(client.iss) ?? GENERIC);
     for (const card of result.cards)
@@ -132,6 +136,7 @@ async function run(
 async function evaluate(
   service: CdsService,
   request: HookRequest,
+  client: RequestClient,
   now: Date,
   deps: HookPipelineDeps,
   log: Logger,
@@ -145,6 +150,13 @@ async function evaluate(
     const hydration = await hydratePrefetch(request, subset, {
       timeoutMs: deps.fhirTimeoutMs,
       clientFactory: deps.clientFactory,
+      access: deps.fhirAccess,
+      clientIss: client.iss,
+      onFailure: (f) =>
+        log.info(
+          { cdsService: service.definition.id, prefetchKey: f.key, reason: f.reason },
+          'prefetch key unavailable',
+        ),
       onFetch: (key, outcome, seconds) => deps.metrics.fhirFetchDuration.observe({ key, outcome }, seconds),
     });
     const needed = hydration.failures.filter((f) => service.requiredPrefetch.includes(f.key));

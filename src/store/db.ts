@@ -21,7 +21,7 @@ export interface Db {
 
 class PgDb implements Db {
   readonly kind = 'postgres' as const;
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(readonly pool: pg.Pool) {}
 
   async query<R extends object>(sql: string, params: SqlParam[] = []): Promise<R[]> {
     const res = await this.pool.query<R>(sql, params);
@@ -77,6 +77,90 @@ export interface DbOptions {
   databaseUrl?: string;
   /** Directory for the embedded database; `memory://` keeps it in memory (tests). */
   dataDir: string;
+  /**
+   * How long to keep retrying (with backoff) while DATABASE_URL's server does not accept connections yet,
+   * as when the service and its database start together. 0: one attempt. Default 30 s.
+   */
+  startupTimeoutMs?: number;
+}
+
+/** The pg pool behind a PostgreSQL-backed Db (shared with, e.g., the rate limiter), or undefined. */
+export function postgresPool(db: Db): pg.Pool | undefined {
+  return db instanceof PgDb ? db.pool : undefined;
+}
+
+/** The server cannot be reached or is not ready yet: worth waiting for at start-up. */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  '57P03', // cannot_connect_now: the server is starting up or shutting down
+  '53300', // too_many_connections
+]);
+
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  // pg reports its own connection timeout without a code.
+  return err instanceof Error && /timeout|terminated unexpectedly|Connection terminated/i.test(err.message);
+}
+
+/** DATABASE_URL with its password masked, for messages. */
+export function redactDatabaseUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password !== '') url.password = '***';
+    for (const key of [...url.searchParams.keys()]) {
+      if (/pass|secret|key|token/i.test(key)) url.searchParams.set(key, '***');
+    }
+    return url.href;
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+/** A start-up failure of the database; the message names DATABASE_URL, never its password. */
+export class DatabaseStartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseStartupError';
+  }
+}
+
+/**
+ * Waits until the PostgreSQL server accepts a query, retrying transient failures with exponential
+ * backoff (250 ms doubling to 5 s) for at most `timeoutMs`. Authentication or configuration errors are not
+ * retried.
+ */
+async function waitForPostgres(pool: pg.Pool, databaseUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    try {
+      await pool.query('SELECT 1');
+      return;
+    } catch (err) {
+      const code = (err as { code?: unknown })?.code;
+      const reason = `${err instanceof Error ? err.message : 'error'}${typeof code === 'string' ? ` (${code})` : ''}`;
+      const where = `the PostgreSQL server of DATABASE_URL ${redactDatabaseUrl(databaseUrl)}`;
+      if (!isTransient(err)) {
+        throw new DatabaseStartupError(`Cannot use ${where}: ${reason}`);
+      }
+      if (Date.now() + delay > deadline) {
+        throw new DatabaseStartupError(
+          `Cannot reach ${where} after ${attempts} attempt(s) in ${Math.round(timeoutMs / 1000)} s (DATABASE_STARTUP_TIMEOUT_MS): ${reason}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
 }
 
 /** Opens the database and applies pending migrations. */
@@ -90,6 +174,12 @@ export async function openDb(options: DbOptions): Promise<Db> {
     });
     // An idle client's network error must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    try {
+      await waitForPostgres(pool, options.databaseUrl, options.startupTimeoutMs ?? 30_000);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
     db = new PgDb(pool);
   } else if (options.dataDir === 'memory://') {
     db = new PgliteDb(await PGlite.create('memory://'));

@@ -84,6 +84,7 @@ describe('prefetch hydration', () => {
         return [];
       }),
       fhirTimeoutMs: 400,
+      fhirServers: [fhir.baseUrl, 'http://127.0.0.1:9/fhir'],
     });
   });
   afterAll(async () => {

@@ -16,6 +16,17 @@ describe('configuration from the environment', () => {
     expect(c.dataDir).toMatch(/\/data$/);
   });
 
+  it('hardening defaults (issue 9): FHIR fetch limits, per-client limits, database start-up wait', () => {
+    expect(loadConfig({})).toMatchObject({
+      fhirLimits: { maxResponseBytes: 10 * 1024 * 1024, maxEntries: 5000, maxPages: 20 },
+      clientLimits: { requests: 600, windowSeconds: 60, maxConcurrent: 32 },
+      databaseStartupTimeoutMs: 30_000,
+    });
+    expect(
+      loadConfig({ CLIENT_RATE_LIMIT: '0', CLIENT_MAX_CONCURRENT: '0', FHIR_MAX_PAGES: '3' }),
+    ).toMatchObject({ clientLimits: { requests: 0, maxConcurrent: 0 }, fhirLimits: { maxPages: 3 } });
+  });
+
   it('PUBLIC_BASE_URL is used without a trailing slash (JWT aud = base + path)', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://cds.example.org/bone/' }).publicBaseUrl).toBe(
       'https://cds.example.org/bone',
@@ -38,6 +49,13 @@ describe('configuration from the environment', () => {
     ['PUBLIC_BASE_URL', 'not a url', /PUBLIC_BASE_URL must be an http\(s\) URL/],
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres:\/\/ URL/],
     ['DEMO_MODE', 'maybe', /DEMO_MODE must be auto, on or off/],
+    ['FHIR_MAX_RESPONSE_BYTES', '10', /FHIR_MAX_RESPONSE_BYTES must be between/],
+    ['FHIR_MAX_ENTRIES_PER_KEY', '0', /FHIR_MAX_ENTRIES_PER_KEY must be between/],
+    ['FHIR_MAX_PAGES', 'many', /FHIR_MAX_PAGES must be a whole number/],
+    ['CLIENT_RATE_LIMIT', '-1', /CLIENT_RATE_LIMIT must be a whole number/],
+    ['CLIENT_RATE_WINDOW_SECONDS', '0', /CLIENT_RATE_WINDOW_SECONDS must be between/],
+    ['CLIENT_MAX_CONCURRENT', '1.5', /CLIENT_MAX_CONCURRENT must be a whole number/],
+    ['DATABASE_STARTUP_TIMEOUT_MS', 'soon', /DATABASE_STARTUP_TIMEOUT_MS must be a whole number/],
   ])('bad %s=%s is a ConfigError naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -7,7 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createApp, type AppDeps } from '../../src/app.js';
 import type { CdsClientInput } from '../../src/config/clients.js';
+import type { FhirFetchLimits } from '../../src/fhir/client.js';
+import { createFhirAccess } from '../../src/fhir/access.js';
 import { createClientAuthenticator } from '../../src/http/auth/authenticator.js';
+import { createClientLimiter, type ClientLimitsOptions } from '../../src/http/rate-limit.js';
 import { createLogger } from '../../src/http/logger.js';
 import type { CdsService } from '../../src/services/service.js';
 import { createAuditQueue } from '../../src/store/audit-queue.js';
@@ -44,6 +47,11 @@ export interface TestServiceOptions {
   now?: () => Date;
   readinessChecks?: AppDeps['readinessChecks'];
   mounts?: AppDeps['mounts'];
+  /** FHIR servers the default test client may name (loopback servers must be listed to be read). */
+  fhirServers?: string[];
+  fhirLimits?: Partial<FhirFetchLimits>;
+  /** Per-client limits (default: none). */
+  clientLimits?: ClientLimitsOptions;
 }
 
 export async function startTestService(options: TestServiceOptions): Promise<TestService> {
@@ -59,8 +67,16 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const clients: CdsClientInput[] = [
+    {
+      iss: client.iss,
+      jwks: client.jwks,
+      ...(options.fhirServers ? { fhirServers: options.fhirServers } : {}),
+    } as CdsClientInput,
+    ...(options.clients ?? []),
+  ];
   const authenticator = createClientAuthenticator({
-    clients: [{ iss: client.iss, jwks: client.jwks } as CdsClientInput, ...(options.clients ?? [])],
+    clients,
     publicBaseUrl: baseUrl,
     replayGuard: { claim: (iss, jti, exp) => options.store.claimJti(iss, jti, exp) },
     logger,
@@ -79,6 +95,8 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     now: options.now,
     readinessChecks: options.readinessChecks,
     mounts: options.mounts,
+    fhirAccess: createFhirAccess({ clients, limits: options.fhirLimits }),
+    clientLimiter: options.clientLimits ? await createClientLimiter(options.clientLimits) : undefined,
   });
   server.on('request', app);
 

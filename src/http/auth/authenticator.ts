@@ -1,7 +1,7 @@
 /**
  * Authenticates CDS clients (EHRs, the CDS Hooks sandbox) by the signed JWT in `Authorization: Bearer`,
  * as CDS Hooks 2.0 "Trusting CDS Clients" requires. Every failure is the same bare 401 to the caller; the
- * precise reason goes only to a debug log line as a stable code (never the token).
+ * precise reason is logged at info by the error handler as a stable code (never the token).
  */
 import { compactVerify } from 'jose';
 import { AppError } from '../../errors.js';
@@ -253,8 +253,12 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
     const allowedAlgs = new Set<string>([...BASELINE_ALGORITHMS, ...(client.algorithms ?? [])]);
     if (!allowedAlgs.has(alg)) return fail('alg-not-allowed');
 
+    // Pinned keys win: a key given out of band for this client with the token's kid verifies it whatever
+    // the jku says, so a hospital can pin an EHR's (or the sandbox's) key when the jku host is unreachable.
+    // An unlisted jku with an unknown kid still fails below, before anything is fetched.
+    const pinned = selectKey(configuredKeys.get(client.iss) ?? [], kid, alg);
     let jku: string | undefined;
-    if (typeof header.jku === 'string') {
+    if (!pinned && typeof header.jku === 'string') {
       const normalised = normaliseJwksUrl(header.jku);
       if ('error' in normalised || !(client.jku ?? []).includes(normalised.url))
         return fail('jku-not-allowed');
@@ -293,7 +297,7 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
       if (!client.tenants.includes(tenant)) return fail('tenant-mismatch');
     }
 
-    const jwk = await findKey(client, jku, kid, alg);
+    const jwk = pinned ?? (await findKey(client, jku, kid, alg));
     let key: Awaited<ReturnType<typeof importVerificationKey>>;
     try {
       key = await importVerificationKey(jwk, alg);
