@@ -10,7 +10,7 @@ import { ensureCodecs, parseDicom } from '../src/imaging/dicom.js';
 import { parseRoiJson, readRoisFromSr } from '../src/imaging/roi.js';
 import { writeMeasurementSr } from '../src/imaging/sr-writer.js';
 import { measureStudy, measureSeries } from '../src/imaging/vbq.js';
-import { seededUidGenerator } from '../src/imaging/dicomweb.js';
+import { seededUidGenerator } from '../src/imaging/uids.js';
 import { blockByName, ellipseIn, makePhantom } from '../test/helpers/phantom.js';
 import type { PhantomSyntax } from '../test/helpers/phantom.js';
 

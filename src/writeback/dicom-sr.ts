@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { storeInstances } from '../imaging/dicomweb.js';
+import { storeInstances } from '../dicomweb/client.js';
 import { WriteError } from './observation-writer.js';
 import type { OutboxHandler } from './outbox-worker.js';
 

@@ -4,15 +4,14 @@ import type { Bundle } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/index.js';
 import {
-  fetchStudyFromDicomweb,
   parseMultipart,
   retrieveFrames,
   retrieveSeries,
   searchSeries,
-  seededUidGenerator,
   storeInstances,
-  uidFromSeed,
-} from '../../src/imaging/dicomweb.js';
+} from '../../src/dicomweb/client.js';
+import { fetchStudyFromDicomweb } from '../../src/imaging/pacs-study.js';
+import { seededUidGenerator, uidFromSeed } from '../../src/imaging/uids.js';
 import { buildObservation, measurementIdentifier } from '../../src/imaging/observations.js';
 import { writeMeasurementSr } from '../../src/imaging/sr-writer.js';
 import { measureStudy } from '../../src/imaging/vbq.js';
