@@ -5,7 +5,8 @@
 import { AppError } from '../errors.js';
 import { retrieveSeries, searchSeries } from '../dicomweb/client.js';
 import type { DicomwebClientOptions } from '../dicomweb/client.js';
-import { parseDicom, seq, str } from './dicom.js';
+import { seq, str } from './dicom/attributes.js';
+import { parseDicom } from './dicom/parse.js';
 import { readRoisFromSr } from './roi.js';
 import type { RoiInput } from './roi.js';
 import { SR_MANUFACTURER } from './sr-writer.js';

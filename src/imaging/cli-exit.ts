@@ -1,0 +1,32 @@
+/**
+ * The `vbq` exit codes: one table, printed by `vbq --help` and copied verbatim into the README (a test
+ * keeps the two equal).
+ */
+export const EXIT = { ok: 0, unreadable: 1, refused: 2, writeFailed: 3, usage: 64 } as const;
+
+export const EXIT_CODES: { code: number; meaning: string }[] = [
+  { code: EXIT.ok, meaning: 'success: every metric valid (`measure`), listing or sample written' },
+  {
+    code: EXIT.unreadable,
+    meaning:
+      'unreadable input: no readable DICOM image, an invalid ROI file, or ROIs not on the images given',
+  },
+  { code: EXIT.refused, meaning: 'a measurement was refused; the coded reasons are printed' },
+  {
+    code: EXIT.writeFailed,
+    meaning: 'write-back failed: FHIR server unreachable or refusing, or the Patient not found',
+  },
+  {
+    code: EXIT.usage,
+    meaning: 'usage or configuration error, e.g. `--write` without `FHIR_WRITE_BASE_URL`',
+  },
+];
+
+/** The exit code table as Markdown (readable as plain text in a terminal too). */
+export function exitCodeTable(): string {
+  return [
+    '| exit | meaning |',
+    '| --- | --- |',
+    ...EXIT_CODES.map((e) => `| ${e.code} | ${e.meaning} |`),
+  ].join('\n');
+}
