@@ -22,11 +22,15 @@ export const EXIT_CODES: { code: number; meaning: string }[] = [
   },
 ];
 
-/** The exit code table as Markdown (readable as plain text in a terminal too). */
+/**
+ * The exit code table as Markdown, columns padded the way Prettier formats a README table, so the same
+ * text reads well in a terminal and stands verbatim in the README.
+ */
 export function exitCodeTable(): string {
-  return [
-    '| exit | meaning |',
-    '| --- | --- |',
-    ...EXIT_CODES.map((e) => `| ${e.code} | ${e.meaning} |`),
-  ].join('\n');
+  const rows = EXIT_CODES.map((e) => [String(e.code), e.meaning] as const);
+  const w0 = Math.max('exit'.length, ...rows.map((r) => r[0].length));
+  const w1 = Math.max('meaning'.length, ...rows.map((r) => r[1].length));
+  const line = (a: string, b: string) => `| ${a.padEnd(w0)} | ${b.padEnd(w1)} |`;
+  const rule = `| ${'-'.repeat(w0)} | ${'-'.repeat(w1)} |`;
+  return [line('exit', 'meaning'), rule, ...rows.map(([a, b]) => line(a, b))].join('\n');
 }
