@@ -6,7 +6,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT } from './cli-exit.js';
-import { blockByName, makePhantom } from './phantom.js';
+import { blockByName, ellipseIn, makePhantom } from './phantom.js';
 import type { Block, Phantom } from './phantom.js';
 import { parseRoiJson } from './roi.js';
 import { writeMeasurementSr } from './sr-writer.js';
@@ -24,18 +24,7 @@ const SAMPLE = {
   srWrittenAt: new Date('2025-03-14T12:00:00Z'),
 } as const;
 
-const round = (v: number): number => Math.round(v);
-
-function ellipse(b: Block, rx: number, ry: number): [number, number][] {
-  const cx = round((b.x0 + b.x1) / 2);
-  const cy = round((b.y0 + b.y1) / 2);
-  return [
-    [cx - rx, cy],
-    [cx + rx, cy],
-    [cx, cy - ry],
-    [cx, cy + ry],
-  ];
-}
+const ellipse = (b: Block, rx: number, ry: number) => ellipseIn(b, rx, ry, true);
 
 /** The sample ROIs: every shape, an excluded level and a CSF ROI, all on the middle slice. */
 export function sampleRois(p: Phantom): { rois: Record<string, unknown>[] } {

@@ -18,14 +18,8 @@ export interface LevelValue {
   roiIds: string[];
 }
 
-export interface CsfValue {
-  level: Level;
-  si: number;
-  pixelCount: number;
-  sd: number;
-  median: number;
-  roiIds: string[];
-}
+/** The CSF reference: the same statistics as a level, at the CSF ROI's level. */
+export type CsfValue = LevelValue;
 
 export interface Exclusion {
   level: Level;

@@ -254,9 +254,12 @@ export function blockCentre(b: Block): [number, number] {
   return [(b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2];
 }
 
-/** A JSON ROI ellipse (4 axis end points) centred in a block with the given semi-axes. */
-export function ellipseIn(b: Block, rx: number, ry: number): [number, number][] {
-  const [cx, cy] = blockCentre(b);
+/**
+ * A JSON ROI ellipse (4 axis end points) centred in a block with the given semi-axes; `wholePixels`
+ * rounds the centre so the points are integers (easier to read in an example file).
+ */
+export function ellipseIn(b: Block, rx: number, ry: number, wholePixels = false): [number, number][] {
+  const [cx, cy] = blockCentre(b).map((v) => (wholePixels ? Math.round(v) : v)) as [number, number];
   return [
     [cx - rx, cy],
     [cx + rx, cy],

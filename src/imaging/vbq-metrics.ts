@@ -184,6 +184,27 @@ export function computeMetrics(measured: MeasuredRoi[], pool: Pool, input: RoiIn
   const results: MeasurementResult[] = [];
   const hasCt = measured.some((m) => m.image.modality === 'CT');
 
+  /**
+   * The CSF reference for a metric and the image checks over every image it touches: the ROIs of the
+   * metric (measured or excluded) and the CSF ROIs it uses. `used` = measured ROIs plus those CSF ROIs.
+   */
+  const csfAndImageChecks = (
+    rois: MeasuredRoi[],
+    measuredRois: MeasuredRoi[],
+    csfPreference: Level[],
+    region: Region,
+  ): { csfValue: CsfValue | null; used: MeasuredRoi[]; reasons: Refusal[] } => {
+    const { csf: csfValue, refusal } = chooseCsf(pool, csf, csfPreference);
+    const csfRois = csfValue ? csf.filter((m) => csfValue.roiIds.includes(m.roi.id)) : [];
+    const used = [...measuredRois, ...csfRois];
+    const reasons = imageRefusals(
+      [...new Map(used.concat(rois).map((m) => [m.image.sopInstanceUID, m.image])).values()],
+      region,
+    );
+    if (refusal) reasons.push(refusal);
+    return { csfValue, used, reasons };
+  };
+
   const vbqLike = (
     metric: Metric,
     rois: MeasuredRoi[],
@@ -200,14 +221,8 @@ export function computeMetrics(measured: MeasuredRoi[], pool: Pool, input: RoiIn
       if (ex) exclusions.push({ level, reason: ex });
       else included.push(levelValue(pool, level, at));
     }
-    const { csf: csfValue, refusal } = chooseCsf(pool, csf, csfPreference);
-    const csfRois = csfValue ? csf.filter((m) => csfValue.roiIds.includes(m.roi.id)) : [];
-    const used = [...rois.filter((m) => included.some((l) => l.roiIds.includes(m.roi.id))), ...csfRois];
-    const reasons = imageRefusals(
-      [...new Map(used.concat(rois).map((m) => [m.image.sopInstanceUID, m.image])).values()],
-      region,
-    );
-    if (refusal) reasons.push(refusal);
+    const measuredRois = rois.filter((m) => included.some((l) => l.roiIds.includes(m.roi.id)));
+    const { csfValue, used, reasons } = csfAndImageChecks(rois, measuredRois, csfPreference, region);
     if (included.length < minLevels) {
       reasons.push({
         code: minLevels > 1 ? 'too-few-levels' : 'no-included-levels',
@@ -249,18 +264,12 @@ export function computeMetrics(measured: MeasuredRoi[], pool: Pool, input: RoiIn
       else included.push(levelValue(pool, m.roi.level!, [m]));
     }
     const region: Region = endplate.every((m) => m.roi.level?.startsWith('C')) ? 'cervical' : 'lumbar';
-    const { csf: csfValue, refusal } = chooseCsf(
-      pool,
-      csf,
+    const { csfValue, used, reasons } = csfAndImageChecks(
+      endplate,
+      endplate.filter((m) => !m.roi.exclude),
       region === 'cervical' ? CERVICAL_CSF : LUMBAR_CSF,
-    );
-    const csfRois = csfValue ? csf.filter((m) => csfValue.roiIds.includes(m.roi.id)) : [];
-    const used = [...endplate.filter((m) => !m.roi.exclude), ...csfRois];
-    const reasons = imageRefusals(
-      [...new Map(used.concat(endplate).map((m) => [m.image.sopInstanceUID, m.image])).values()],
       region,
     );
-    if (refusal) reasons.push(refusal);
     if (included.length === 0) {
       reasons.push({ code: 'no-included-levels', message: 'every endplate ROI is excluded' });
     }

@@ -40,30 +40,19 @@ export async function enqueueObservations(
   const out: WriteEntry[] = [];
   for (const r of results.filter((x) => x.validity.valid && x.value !== null)) {
     const identifier = measurementIdentifier(r);
+    const refuse = (reason: NonNullable<WriteEntry['reason']>) =>
+      out.push({ metric: r.metric, status: 'refused', identifier, reason });
     if (!effectiveDateTime(r, opts.defaultTimezone)) {
-      out.push({
-        metric: r.metric,
-        status: 'refused',
-        identifier,
-        reason: {
-          code: 'no-effective-date',
-          message:
-            'the images carry no acquisition, series or study date; the Observation profile requires effectiveDateTime',
-        },
+      refuse({
+        code: 'no-effective-date',
+        message:
+          'the images carry no acquisition, series or study date; the Observation profile requires effectiveDateTime',
       });
       continue;
     }
     const pid = r.patient.dicomPatientId;
     if (!pid) {
-      out.push({
-        metric: r.metric,
-        status: 'refused',
-        identifier,
-        reason: {
-          code: 'no-patient-id',
-          message: 'the images carry no PatientID to find the FHIR Patient by',
-        },
-      });
+      refuse({ code: 'no-patient-id', message: 'the images carry no PatientID to find the FHIR Patient by' });
       continue;
     }
     // Subject by identifier: the outbox writer resolves it to the FHIR Patient at write time.

@@ -210,21 +210,22 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
     err: unknown,
   ): Promise<OutboxOutcome> {
     const { code, reason } = describeError(err);
+    const failed = (outcome: 'dead' | 'retry', why: string): OutboxOutcome => ({
+      id: item.id,
+      kind: item.kind,
+      outcome,
+      attempts,
+      durationMs: Date.now() - started,
+      code,
+      reason: why,
+    });
     const permanent = !isRetryable(err);
     const exhausted = attempts >= backoff.maxAttempts;
     if (permanent || exhausted) {
       const why = permanent ? reason : `gave up after ${attempts} attempts; last: ${reason}`;
       await store.failOutbox(item.id, `${code}: ${why}`, null);
       logger.error({ outboxId: item.id, kind: item.kind, attempts, code, reason: why }, 'write-back dead');
-      return {
-        id: item.id,
-        kind: item.kind,
-        outcome: 'dead',
-        attempts,
-        durationMs: Date.now() - started,
-        code,
-        reason: why,
-      };
+      return failed('dead', why);
     }
     const serverWait = err instanceof WriteError ? (err.retryAfterMs ?? 0) : 0;
     const delay = Math.max(backoffDelay(attempts, backoff, random), serverWait);
@@ -234,16 +235,7 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
       { outboxId: item.id, kind: item.kind, attempts, code, reason, retryInMs: delay },
       'write-back failed, will retry',
     );
-    return {
-      id: item.id,
-      kind: item.kind,
-      outcome: 'retry',
-      attempts,
-      durationMs: Date.now() - started,
-      code,
-      reason,
-      nextAttemptAt,
-    };
+    return { ...failed('retry', reason), nextAttemptAt };
   }
 
   async function runOnce(): Promise<{ done: number; retried: number; dead: number }> {
