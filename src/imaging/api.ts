@@ -151,7 +151,7 @@ export function createImagingRouter(deps: ImagingRouterDeps): Router {
       sendRefused(res, study.results);
       return;
     }
-    // Observations after the SR: enqueueing one wakes the worker, which then finds the SR item too.
+    // Both go through the write-back outbox: our SR for the PACS, then one Observation per valid metric.
     const srEntry = await enqueueMeasurementSr(deps.writeback, study, first, {
       pacsBaseUrl: deps.dicomweb.baseUrl,
       now: now(),
