@@ -6,11 +6,12 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCodecs, parseDicom } from '../src/imaging/dicom.js';
+import { parseDicom } from '../src/imaging/dicom/parse.js';
+import { ensureCodecs } from '../src/imaging/dicom/pixels.js';
 import { parseRoiJson, readRoisFromSr } from '../src/imaging/roi.js';
 import { writeMeasurementSr } from '../src/imaging/sr-writer.js';
 import { measureStudy, measureSeries } from '../src/imaging/vbq.js';
-import { seededUidGenerator } from '../src/imaging/dicomweb.js';
+import { seededUidGenerator } from '../src/imaging/uids.js';
 import { blockByName, ellipseIn, makePhantom } from '../test/helpers/phantom.js';
 import type { PhantomSyntax } from '../test/helpers/phantom.js';
 

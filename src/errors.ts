@@ -74,3 +74,14 @@ export function operationOutcome(code: ErrorCode, message: string, details: stri
     ],
   };
 }
+
+/**
+ * A URL as it may appear in an error message: scheme, host, port and path, so an operator sees which
+ * server and endpoint failed; a query string is shown as `?...` because search parameters can carry
+ * patient identifiers. Credentials in the URL are dropped.
+ */
+export function urlForMessage(url: string): string {
+  if (!URL.canParse(url)) return '(invalid URL)';
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}${u.search ? '?...' : ''}`;
+}

@@ -121,7 +121,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       router: createImagingRouter({
         authenticator,
         logger,
-        store,
         writeback,
         dicomweb: config.dicomwebBaseUrl ? { baseUrl: config.dicomwebBaseUrl } : undefined,
         patientIdentifierSystem: config.fhirWrite?.patientIdentifierSystem ?? 'urn:dicom:patient-id',

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { smartSettingsFromEnv } from '../writeback/setup.js';
+import { smartSettingsFromEnv } from './writeback.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {

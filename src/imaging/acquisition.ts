@@ -1,4 +1,4 @@
-import type { DicomHeader } from './dicom.js';
+import type { DicomHeader } from './dicom/header.js';
 import rules from './acquisition-rules.json' with { type: 'json' };
 
 /**

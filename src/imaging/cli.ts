@@ -1,124 +1,70 @@
 #!/usr/bin/env node
-import { readdir, readFile, stat } from 'node:fs/promises';
+/**
+ * The `vbq` command line: `measure` (VBQ from a series and ROIs, optionally written to FHIR), `inspect`
+ * (what the files hold) and `sample` (a synthetic series to try it on). Settings come from src/config;
+ * exit codes from the one table in cli-exit.ts.
+ */
 import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppError } from '../errors.js';
-import { parseDicom } from './dicom.js';
-import { buildObservation } from './observations.js';
-import { parseRoiJson, readRoisFromSr } from './roi.js';
-import type { RoiInput } from './roi.js';
-import { measureSeries } from './vbq.js';
-import type { MeasurementResult } from './vbq.js';
-import { DirectFhirWriter, resolvePatientReference } from './writer.js';
-import type { ObservationWriter } from './writer.js';
+import { loadCliConfig, type CliConfig } from '../config/cli.js';
+import type { ObservationWriter } from '../writeback/observation-writer.js';
+import { EXIT, exitCodeTable } from './cli-exit.js';
+import { runInspect } from './cli-inspect.js';
+import { runMeasure } from './cli-measure.js';
+import { runSample } from './cli-sample.js';
 
-/** Exit codes: 0 all valid, 2 a measurement was refused, 1 unreadable input, 3 write-back failed, 64 usage. */
-export const EXIT = { ok: 0, unreadable: 1, refused: 2, writeFailed: 3, usage: 64 } as const;
+export { EXIT } from './cli-exit.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  env: Record<string, string | undefined>;
+  /** The environment to read the configuration from (default: this process's). */
+  env?: NodeJS.ProcessEnv;
   fetchImpl?: typeof fetch;
-  /** Overrides the writer built from FHIR_WRITE_BASE_URL (tests, or the service's outbox). */
+  /** Replaces the writer built from FHIR_WRITE_BASE_URL (tests). */
   writer?: ObservationWriter;
 }
 
-const USAGE = `usage: vbq measure <files or directory>... (--rois <file.json> | --sr <file.dcm>) [--json] [--write]
-         [--patient Patient/<id>] [--timezone +01:00]
-  --json      print the JSON result instead of a summary
-  --write     write valid results as FHIR Observations to FHIR_WRITE_BASE_URL (bearer FHIR_WRITE_TOKEN),
-              conditional create on the measurement identifier; the Patient is --patient or found by
-              identifier (DICOM PatientID, system DICOM_PATIENT_IDENTIFIER_SYSTEM if set)
-  --timezone  UTC offset for DICOM times without one (otherwise only the date is written)
-exit: 0 valid, 2 refused (reasons printed), 1 unreadable input, 3 write-back failed, 64 usage`;
+export const USAGE = `usage:
+  vbq sample <dir>                      write a synthetic lumbar T1 series, rois.json and rois-sr.dcm
+  vbq inspect <files or dirs>... [--json]
+                                        list studies, series, SOP Instance UIDs and acquisition facts
+  vbq measure <files or dirs>... (--rois <file.json> | --sr <file.dcm>) [--json] [--write]
+              [--patient Patient/<id>] [--timezone +01:00]
+    --json      print the JSON result instead of a summary
+    --write     write valid results as FHIR Observations to FHIR_WRITE_BASE_URL (FHIR_WRITE_TOKEN or
+                SMART Backend Services), conditional create on the measurement identifier; the Patient is
+                --patient, or found by the DICOM PatientID under DICOM_PATIENT_IDENTIFIER_SYSTEM
+    --timezone  UTC offset for DICOM times without one (default DICOM_DEFAULT_TIMEZONE; otherwise only
+                the date is written)
+  Unreadable files are skipped with a warning each. Directories are read recursively.
 
-const PROGRESS_MIN_FILES = 20;
+exit codes:
+${exitCodeTable()}`;
 
-async function listFiles(path: string): Promise<string[]> {
-  const s = await stat(path);
-  if (!s.isDirectory()) return [path];
-  const out: string[] = [];
-  for (const e of (await readdir(path, { withFileTypes: true })).sort((a, b) =>
-    a.name.localeCompare(b.name),
-  )) {
-    if (e.name.startsWith('.')) continue;
-    const p = join(path, e.name);
-    if (e.isDirectory()) out.push(...(await listFiles(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
+const OPTIONS = {
+  rois: { type: 'string' },
+  sr: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  write: { type: 'boolean', default: false },
+  patient: { type: 'string' },
+  timezone: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
-function isPart10(buf: Uint8Array): boolean {
-  return (
-    buf.byteLength >= 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d
-  );
-}
-
-const fmt = (v: number | undefined, digits = 1): string => (v === undefined ? '?' : v.toFixed(digits));
-
-const METRIC_TITLE: Record<string, string> = {
-  'vbq-l1-l4': 'VBQ L1-L4',
-  ebq: 'EBQ',
-  'vbq-s1': 'S1 VBQ',
-  'c-vbq': 'C-VBQ',
-  'ct-hu-l1': 'CT L1 HU',
-};
-
-function summary(r: MeasurementResult): string {
-  const lines: string[] = [];
-  const title = `${METRIC_TITLE[r.metric] ?? r.metric} (${r.metric})`;
-  if (r.validity.valid && r.value !== null) {
-    lines.push(`${title}: ${r.value.toFixed(r.unit === 'HU' ? 1 : 3)}${r.unit === 'HU' ? ' HU' : ''}`);
-  } else {
-    lines.push(`${title}: REFUSED`);
-    for (const reason of r.validity.reasons) lines.push(`  reason ${reason.code}: ${reason.message}`);
-  }
-  if (r.levels.length > 0) {
-    lines.push(
-      `  levels: ${r.levels.map((l) => `${l.level} ${fmt(l.si)} (n=${l.pixelCount}, sd ${fmt(l.sd)})`).join(', ')}`,
-    );
-  }
-  if (r.csf) lines.push(`  CSF ${r.csf.level}: ${fmt(r.csf.si)} (n=${r.csf.pixelCount})`);
-  if (r.exclusions.length > 0)
-    lines.push(`  excluded: ${r.exclusions.map((e) => `${e.level} (${e.reason})`).join(', ')}`);
-  const a = r.acquisition;
-  const facts = [
-    a.fieldStrengthT !== undefined ? `${a.fieldStrengthT} T` : undefined,
-    a.sequence,
-    a.trMs !== undefined ? `TR ${a.trMs} ms` : undefined,
-    a.teMs !== undefined ? `TE ${a.teMs} ms` : undefined,
-    a.pixelBandwidth !== undefined ? `BW ${a.pixelBandwidth} Hz/px` : undefined,
-    a.scanner,
-    a.acquisitionDateTime ?? a.seriesDate,
-  ].filter(Boolean);
-  lines.push(`  acquisition: ${facts.join(', ')}`);
-  return lines.join('\n');
+function usage(io: CliIo, message?: string): number {
+  io.stderr(`${message ? `vbq: ${message}\n` : ''}${USAGE}\n`);
+  return EXIT.usage;
 }
 
 /** Runs the `vbq` command line; returns the exit code (never calls process.exit). */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        rois: { type: 'string' },
-        sr: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        write: { type: 'boolean', default: false },
-        patient: { type: 'string' },
-        timezone: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    args = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
-    io.stderr(`vbq: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
-    return EXIT.usage;
+    return usage(io, err instanceof Error ? err.message : String(err));
   }
   const { values: opt, positionals } = args;
   if (opt.help) {
@@ -126,136 +72,65 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const [command, ...paths] = positionals;
-  if (command !== 'measure' || paths.length === 0 || (opt.rois === undefined) === (opt.sr === undefined)) {
-    io.stderr(`${USAGE}\n`);
-    return EXIT.usage;
+  if (command === 'sample') {
+    if (paths.length !== 1) return usage(io, 'sample takes one directory');
+    return runSample(paths[0]!, io);
+  }
+  if (command === 'inspect') {
+    if (paths.length === 0) return usage(io, 'inspect needs files or directories');
+    return runInspect({ paths, json: opt.json }, io);
+  }
+  if (command !== 'measure') return usage(io, command ? `unknown command "${command}"` : undefined);
+  if (paths.length === 0) return usage(io, 'measure needs files or directories');
+  if ((opt.rois === undefined) === (opt.sr === undefined)) {
+    return usage(io, 'measure needs exactly one of --rois <file.json> or --sr <file.dcm>');
   }
   if (opt.timezone !== undefined && !/^(Z|[+-]\d{2}:\d{2})$/.test(opt.timezone)) {
-    io.stderr('vbq: --timezone must look like +01:00 or Z\n');
+    return usage(io, '--timezone must look like +01:00 or Z');
+  }
+  if (opt.patient !== undefined && !/^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(opt.patient)) {
+    return usage(io, '--patient must look like Patient/<id>');
+  }
+
+  // Configuration is checked before any file is read: a missing write-back setting fails in a second.
+  let config: CliConfig;
+  try {
+    config = loadCliConfig(io.env, { writeBack: opt.write });
+  } catch (err) {
+    io.stderr(`vbq: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.usage;
   }
-
-  let results: MeasurementResult[];
-  try {
-    let rois: RoiInput;
-    if (opt.rois !== undefined) {
-      let json: unknown;
-      try {
-        json = JSON.parse(await readFile(opt.rois, 'utf8'));
-      } catch (err) {
-        throw new AppError(
-          'invalid-roi',
-          `cannot read ROI JSON ${opt.rois}: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-      rois = parseRoiJson(json);
-    } else {
-      const srPath = opt.sr!;
-      const sr = parseDicom(await readFile(srPath), { fileName: srPath });
-      const read = readRoisFromSr(sr.dataset);
-      for (const s of read.skipped) io.stderr(`vbq: SR group skipped: ${s}\n`);
-      rois = { source: read.source, rois: read.rois };
-    }
-    const fileNames: string[] = [];
-    const files: Uint8Array[] = [];
-    for (const p of paths) {
-      const listed = await listFiles(p);
-      const fromDir = listed.length !== 1 || listed[0] !== p;
-      for (const f of listed) {
-        const buf = await readFile(f);
-        if (fromDir && !isPart10(buf)) continue; // directories may hold README, DICOMDIR indexes, ...
-        files.push(buf);
-        fileNames.push(f);
-      }
-    }
-    const total = files.length;
-    const step = Math.max(1, Math.ceil(total / 10));
-    results = await measureSeries({
-      files,
-      fileNames,
-      rois,
-      onProgress:
-        total >= PROGRESS_MIN_FILES
-          ? (done, n) => {
-              if (done % step === 0 || done === n) io.stderr(`vbq: read ${done}/${n} files\n`);
-            }
-          : undefined,
-    });
-  } catch (err) {
-    if (err instanceof AppError) {
-      io.stderr(`vbq: ${err.code}: ${err.message}\n${err.details.map((d) => `  ${d}\n`).join('')}`);
-      return EXIT.unreadable;
-    }
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
-      io.stderr(`vbq: ${e.message}\n`);
-      return EXIT.unreadable;
-    }
-    throw err;
-  }
-
-  const written: { metric: string; status: string; reference?: string }[] = [];
-  let writeFailed = false;
+  let write;
   if (opt.write) {
-    try {
-      written.push(...(await writeResults(results, io, opt.patient, opt.timezone)));
-    } catch (err) {
-      writeFailed = true;
-      io.stderr(`vbq: write-back failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    const fhir = config.fhirWrite;
+    if (!fhir && !io.writer) {
+      return usage(io, '--write needs FHIR_WRITE_BASE_URL (the FHIR server to write the Observations to)');
     }
+    if (!opt.patient && !fhir?.patientIdentifierSystem) {
+      return usage(
+        io,
+        '--write needs --patient Patient/<id>, or DICOM_PATIENT_IDENTIFIER_SYSTEM to find the Patient by the DICOM PatientID',
+      );
+    }
+    write = {
+      fhir: fhir ?? { baseUrl: '' },
+      ...(opt.patient ? { patient: opt.patient } : {}),
+      ...(io.writer ? { writer: io.writer } : {}),
+      ...(io.fetchImpl ? { fetchImpl: io.fetchImpl } : {}),
+    };
   }
-
-  if (opt.json) {
-    io.stdout(`${JSON.stringify(opt.write ? { results, written } : { results }, null, 2)}\n`);
-  } else {
-    io.stdout(`${results.map(summary).join('\n')}\n`);
-    for (const w of written)
-      io.stdout(`written ${w.metric}: ${w.status}${w.reference ? ` (${w.reference})` : ''}\n`);
-  }
-  const refused = results.filter((r) => !r.validity.valid);
-  for (const r of refused) {
-    io.stderr(`vbq: ${r.metric} refused: ${r.validity.reasons.map((x) => x.code).join(', ')}\n`);
-  }
-  if (writeFailed) return EXIT.writeFailed;
-  return refused.length > 0 ? EXIT.refused : EXIT.ok;
-}
-
-async function writeResults(
-  results: MeasurementResult[],
-  io: CliIo,
-  patientOpt: string | undefined,
-  timezone: string | undefined,
-): Promise<{ metric: string; status: string; reference?: string }[]> {
-  const valid = results.filter((r) => r.validity.valid);
-  if (valid.length === 0) return [];
-  const baseUrl = io.env.FHIR_WRITE_BASE_URL;
-  let writer = io.writer;
-  const clientOpts = { baseUrl: baseUrl ?? '', token: io.env.FHIR_WRITE_TOKEN, fetchImpl: io.fetchImpl };
-  if (!writer) {
-    if (!baseUrl) throw new Error('FHIR_WRITE_BASE_URL is not set');
-    writer = new DirectFhirWriter(clientOpts);
-  }
-  let patientReference = patientOpt;
-  if (!patientReference) {
-    const pid = valid[0]!.patient.dicomPatientId;
-    if (!pid) throw new Error('the DICOM files carry no PatientID; pass --patient Patient/<id>');
-    if (!baseUrl) throw new Error('FHIR_WRITE_BASE_URL is not set (needed to find the Patient)');
-    patientReference = await resolvePatientReference(clientOpts, pid, io.env.DICOM_PATIENT_IDENTIFIER_SYSTEM);
-  }
-  const out: { metric: string; status: string; reference?: string }[] = [];
-  for (const r of valid) {
-    const obs = buildObservation(
-      r,
-      timezone ? { patientReference, defaultTimezone: timezone } : { patientReference },
-    );
-    const res = await writer.write(obs);
-    out.push(
-      res.reference
-        ? { metric: r.metric, status: res.status, reference: res.reference }
-        : { metric: r.metric, status: res.status },
-    );
-  }
-  return out;
+  const timezone = opt.timezone ?? config.defaultTimezone;
+  return runMeasure(
+    {
+      paths,
+      ...(opt.rois !== undefined ? { rois: opt.rois } : {}),
+      ...(opt.sr !== undefined ? { sr: opt.sr } : {}),
+      json: opt.json,
+      ...(write ? { write } : {}),
+      ...(timezone ? { timezone } : {}),
+    },
+    io,
+  );
 }
 
 function invokedDirectly(): boolean {
@@ -272,14 +147,13 @@ if (invokedDirectly()) {
   main(process.argv.slice(2), {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
-    env: process.env,
   }).then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
       console.error('vbq: internal error:', err instanceof Error ? err.message : String(err));
-      process.exitCode = 1;
+      process.exitCode = EXIT.unreadable;
     },
   );
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Observation, ObservationComponent, Reference } from 'fhir/r4.js';
 import type { Level } from './roi.js';
-import type { MeasurementResult, Metric } from './vbq.js';
+import type { MeasurementResult, Metric } from './measurement.js';
 
 export const FHIR_BASE = 'https://spine-bone-health-cds.org/fhir';
 export const BONE_QUALITY_CS = `${FHIR_BASE}/CodeSystem/bone-quality`;
@@ -208,12 +208,4 @@ function components(r: MeasurementResult, isCt: boolean): ObservationComponent[]
   }
   if (a.scanner) out.push({ code: coding('scanner'), valueString: a.scanner });
   return out;
-}
-
-/** The `If-None-Exist` query for conditional create on the measurement identifier. */
-export function ifNoneExist(obs: Observation): string {
-  const id = obs.identifier?.[0];
-  if (!id?.system || !id.value) throw new Error('Observation has no measurement identifier');
-  // Left unencoded as in the FHIR spec examples: the system is a plain URL and the value is hex.
-  return `identifier=${id.system}|${id.value}`;
 }

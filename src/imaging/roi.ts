@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { NaturalizedDataset } from 'dcmjs';
 import { AppError } from '../errors.js';
-import { num, seq, str, strs } from './dicom.js';
+import { num, seq, str, strs } from './dicom/attributes.js';
 import vertebraCodes from './vertebra-codes.json' with { type: 'json' };
 
 /** Vertebral levels the VBQ family measures. */
@@ -45,14 +45,27 @@ export interface RoiInput {
 const levelSchema = z.enum(LEVELS);
 const pointSchema = z.tuple([z.number().finite(), z.number().finite()]);
 
+/** A required field's message when it is absent, instead of zod's "expected string, received undefined". */
+const requiredField = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? `is missing: ${what}` : undefined),
+});
+
 const jsonRoiSchema = z
   .object({
-    label: z.string().regex(/^(L[1-5]|S1|C[2-7]|CSF)$/, 'label must be L1-L5, S1, C2-C7 or CSF'),
+    label: z
+      .string(requiredField('L1-L5, S1, C2-C7 or CSF'))
+      .regex(/^(L[1-5]|S1|C[2-7]|CSF)$/, 'label must be L1-L5, S1, C2-C7 or CSF'),
     level: levelSchema.optional(),
     kind: z.enum(['body', 'endplate', 'csf']).optional(),
-    shape: z.enum(['ellipse', 'rectangle', 'polygon']),
-    points: z.array(pointSchema),
-    sopInstanceUID: z.string().regex(/^[0-9]+(\.[0-9]+)*$/, 'sopInstanceUID must be a DICOM UID'),
+    shape: z.enum(['ellipse', 'rectangle', 'polygon'], requiredField('ellipse, rectangle or polygon')),
+    points: z.array(pointSchema, requiredField('the pixel coordinates [[x, y], ...]')),
+    sopInstanceUID: z
+      .string(
+        requiredField(
+          'the SOP Instance UID of the image the ROI is drawn on (`vbq inspect <series>` lists them)',
+        ),
+      )
+      .regex(/^[0-9]+(\.[0-9]+)*$/, 'sopInstanceUID must be a DICOM UID'),
     frameNumber: z.number().int().positive().optional(),
     exclude: z.string().min(1).optional(),
   })

@@ -2,9 +2,9 @@ import dcmjs from 'dcmjs';
 import type { NaturalizedDataset } from 'dcmjs';
 import { LOCAL_SCHEME, SR_CODES, vertebraCode } from './roi.js';
 import type { Roi } from './roi.js';
-import type { DicomHeader } from './dicom.js';
-import { num, seq, str } from './dicom.js';
-import type { MeasuredRoi, MeasurementResult, Metric } from './vbq.js';
+import type { DicomHeader } from './dicom/header.js';
+import { num, seq, str } from './dicom/attributes.js';
+import type { MeasuredRoi, MeasurementResult, Metric } from './measurement.js';
 import { BONE_QUALITY_DISPLAY } from './observations.js';
 
 const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';

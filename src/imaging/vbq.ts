@@ -1,83 +1,19 @@
-import { createHash } from 'node:crypto';
+/**
+ * Measures a series: indexes the files by SOPInstanceUID (header only), decodes the frames the ROIs lie
+ * on, computes per-ROI statistics and hands them to the metric computation.
+ */
 import { AppError } from '../errors.js';
-import { ACQUISITION_RULES, assessMrImage, assessRegion, sequenceLabel } from './acquisition.js';
-import type { Refusal, Region } from './acquisition.js';
-import { decodeFrame, parseDicom } from './dicom.js';
-import type { DicomFrame, DicomHeader, ParsedDicom } from './dicom.js';
+import { parseDicom } from './dicom/parse.js';
+import { DicomReadError } from './dicom/read-error.js';
+import type { ParsedDicom } from './dicom/parse.js';
+import { decodeFrame } from './dicom/pixels.js';
+import type { DicomFrame } from './dicom/pixels.js';
+import type { DicomHeader } from './dicom/header.js';
+import type { MeasuredRoi, MeasurementResult } from './measurement.js';
 import { isStructuredReport } from './roi.js';
-import type { Level, Roi, RoiInput } from './roi.js';
+import type { Roi, RoiInput } from './roi.js';
 import { gather, rasterize, statsOf } from './roi-stats.js';
-import type { RoiStats } from './roi-stats.js';
-
-export type Metric = 'vbq-l1-l4' | 'ebq' | 'vbq-s1' | 'c-vbq' | 'ct-hu-l1';
-
-/** Signal intensity of one level (pooled over that level's ROIs) or of one endplate ROI. */
-export interface LevelValue {
-  level: Level;
-  /** ROI mean after modality rescale: the level's signal intensity. */
-  si: number;
-  pixelCount: number;
-  sd: number;
-  median: number;
-  roiIds: string[];
-}
-
-export interface CsfValue {
-  level: Level;
-  si: number;
-  pixelCount: number;
-  sd: number;
-  median: number;
-  roiIds: string[];
-}
-
-export interface Exclusion {
-  level: Level;
-  reason: string;
-}
-
-export interface AcquisitionFacts {
-  modality: string;
-  fieldStrengthT?: number;
-  scanner?: string;
-  trMs?: number;
-  teMs?: number;
-  pixelBandwidth?: number;
-  sequence: string;
-  seriesDate?: string;
-  acquisitionDateTime?: string;
-  timezoneOffset?: string;
-  contrastAgent?: string;
-}
-
-/** One metric's result; `value` is null whenever `validity.valid` is false. */
-export interface MeasurementResult {
-  metric: Metric;
-  value: number | null;
-  unit: '1' | 'HU';
-  levels: LevelValue[];
-  csf: CsfValue | null;
-  exclusions: Exclusion[];
-  validity: { valid: boolean; reasons: Refusal[] };
-  acquisition: AcquisitionFacts;
-  studyInstanceUID: string;
-  seriesInstanceUID: string;
-  /**
-   * Where the ROIs came from. `roiDigest` (sha256 of the canonical ROI list) tells two JSON ROI sets on
-   * the same study apart, so the Observation identifier changes when the ROIs do.
-   */
-  roiSource: { kind: 'json' | 'sr'; srSopInstanceUID?: string; roiDigest: string };
-  patient: { dicomPatientId?: string };
-  /** The images whose pixels were measured (for derivedFrom and the SR writer). */
-  imageSopInstanceUIDs: string[];
-}
-
-/** Per-ROI statistics, kept for the SR writer and for display. */
-export interface MeasuredRoi {
-  roi: Roi;
-  stats: RoiStats;
-  image: DicomHeader;
-}
+import { computeMetrics } from './vbq-metrics.js';
 
 export interface MeasureInput {
   /** Part-10 files of the series (SR documents among them are skipped). */
@@ -86,39 +22,17 @@ export interface MeasureInput {
   rois: RoiInput;
   /** Called after each file is indexed; for progress lines on large series. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * When given, a file that cannot be read is reported here and left out instead of failing the whole
+   * measurement (the CLI warns and carries on; the HTTP API leaves this unset and answers 400).
+   */
+  onUnreadable?: (error: DicomReadError) => void;
 }
 
 export interface StudyMeasurement {
   results: MeasurementResult[];
   rois: MeasuredRoi[];
   images: DicomHeader[];
-}
-
-const LUMBAR_VBQ_LEVELS: Level[] = ['L1', 'L2', 'L3', 'L4'];
-const CERVICAL_VBQ_LEVELS: Level[] = ['C3', 'C4', 'C5', 'C6'];
-const LUMBAR_CSF = ACQUISITION_RULES.csf.lumbarPreference as Level[];
-const CERVICAL_CSF = ACQUISITION_RULES.csf.cervicalPreference as Level[];
-
-/** Median of a non-empty list (mean of the two middle values for an even count). */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** sha256 over the ROI fields that change a measurement, in a fixed key order. */
-export function roiDigest(input: RoiInput): string {
-  const canon = input.rois.map((r) => [
-    r.label,
-    r.kind,
-    r.level ?? '',
-    r.shape,
-    r.points,
-    r.sopInstanceUID,
-    r.frameNumber ?? 1,
-    r.exclude ?? '',
-  ]);
-  return createHash('sha256').update(JSON.stringify(canon)).digest('hex');
 }
 
 function roiName(r: Roi): string {
@@ -136,12 +50,37 @@ function indexFiles(input: MeasureInput): Map<string, IndexedFile> {
   const index = new Map<string, IndexedFile>();
   input.files.forEach((buf, i) => {
     const fileName = input.fileNames?.[i] ?? `file #${i + 1}`;
-    const parsed = parseDicom(buf, { headerOnly: true, fileName });
-    input.onProgress?.(i + 1, input.files.length);
+    let parsed: ParsedDicom;
+    try {
+      parsed = parseDicom(buf, { headerOnly: true, fileName });
+    } catch (err) {
+      if (!(err instanceof DicomReadError) || !input.onUnreadable) throw err;
+      input.onUnreadable(err);
+      return;
+    } finally {
+      input.onProgress?.(i + 1, input.files.length);
+    }
     if (isStructuredReport(parsed.dataset)) return;
     index.set(parsed.header.sopInstanceUID, { buf, header: parsed.header, fileName });
   });
   return index;
+}
+
+const LISTED_UIDS = 20;
+
+/** The SOP Instance UIDs the input does hold (in instance order), so a wrong ROI file can be fixed. */
+function seriesContents(index: Map<string, IndexedFile>): string[] {
+  const images = [...index.values()]
+    .map((f) => f.header)
+    .sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0));
+  const lines = images
+    .slice(0, LISTED_UIDS)
+    .map(
+      (h) =>
+        `the input holds ${h.sopInstanceUID} (instance ${h.instanceNumber ?? '?'}, series ${h.seriesInstanceUID})`,
+    );
+  if (images.length > LISTED_UIDS) lines.push(`... and ${images.length - LISTED_UIDS} more images`);
+  return lines;
 }
 
 /**
@@ -162,6 +101,7 @@ export async function measureStudy(input: MeasureInput): Promise<StudyMeasuremen
     if (!file) {
       throw new AppError('invalid-roi', `${roiName(roi)} references an image that is not in the series`, [
         `sopInstanceUID ${roi.sopInstanceUID}`,
+        ...seriesContents(index),
       ]);
     }
     let parsed = full.get(roi.sopInstanceUID);
@@ -188,294 +128,4 @@ export async function measureStudy(input: MeasureInput): Promise<StudyMeasuremen
 /** Same as {@link measureStudy}, returning only the per-metric results. */
 export async function measureSeries(input: MeasureInput): Promise<MeasurementResult[]> {
   return (await measureStudy(input)).results;
-}
-
-/** Pixel values per ROI id: pooled statistics over several ROIs of one level need the raw values. */
-type Pool = Map<string, Float64Array>;
-
-function poolStats(pool: Pool, rois: MeasuredRoi[]): RoiStats {
-  if (rois.length === 1) return rois[0]!.stats;
-  const parts = rois.map((m) => pool.get(m.roi.id) ?? new Float64Array());
-  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
-  return statsOf(all);
-}
-
-function levelValue(pool: Pool, level: Level, rois: MeasuredRoi[]): LevelValue {
-  const s = poolStats(pool, rois);
-  return {
-    level,
-    si: s.mean,
-    pixelCount: s.pixelCount,
-    sd: s.sd,
-    median: s.median,
-    roiIds: rois.map((m) => m.roi.id),
-  };
-}
-
-function byLevel(rois: MeasuredRoi[], levels: Level[]): Map<Level, MeasuredRoi[]> {
-  const out = new Map<Level, MeasuredRoi[]>();
-  for (const l of levels) {
-    const at = rois.filter((m) => m.roi.level === l);
-    if (at.length > 0) out.set(l, at);
-  }
-  return out;
-}
-
-function exclusionOf(rois: MeasuredRoi[]): string | undefined {
-  const reasons = [...new Set(rois.map((m) => m.roi.exclude).filter((r): r is string => !!r))];
-  return reasons.length > 0 ? reasons.join('; ') : undefined;
-}
-
-function chooseCsf(
-  pool: Pool,
-  csfRois: MeasuredRoi[],
-  preference: Level[],
-): { csf: CsfValue | null; refusal?: Refusal } {
-  const usable = csfRois.filter((m) => !m.roi.exclude && m.roi.level !== undefined);
-  for (const level of preference) {
-    const at = usable.filter((m) => m.roi.level === level);
-    if (at.length > 0) {
-      const v = levelValue(pool, level, at);
-      return { csf: { ...v } };
-    }
-  }
-  const found = csfRois.map((m) => `${m.roi.level ?? 'no level'}${m.roi.exclude ? ' (excluded)' : ''}`);
-  return {
-    csf: null,
-    refusal: {
-      code: 'csf-roi-missing',
-      message: `no usable CSF ROI at ${preference.join(' / ')}${found.length > 0 ? `; found: ${found.join(', ')}` : ''}`,
-    },
-  };
-}
-
-function acquisitionFacts(h: DicomHeader): AcquisitionFacts {
-  const a: AcquisitionFacts = { modality: h.modality, sequence: sequenceLabel(h) };
-  if (h.fieldStrengthT !== undefined) a.fieldStrengthT = h.fieldStrengthT;
-  const scanner = [h.manufacturer, h.model].filter(Boolean).join(' ');
-  if (scanner) a.scanner = scanner;
-  if (h.trMs !== undefined) a.trMs = h.trMs;
-  if (h.teMs !== undefined) a.teMs = h.teMs;
-  if (h.pixelBandwidthHz !== undefined) a.pixelBandwidth = h.pixelBandwidthHz;
-  const seriesDate = h.seriesDate ?? h.studyDate;
-  if (seriesDate) a.seriesDate = seriesDate;
-  if (h.acquisitionDateTime) a.acquisitionDateTime = h.acquisitionDateTime;
-  if (h.timezoneOffset) a.timezoneOffset = h.timezoneOffset;
-  if (h.contrastAgent) a.contrastAgent = h.contrastAgent;
-  return a;
-}
-
-function uniqueReasons(reasons: Refusal[]): Refusal[] {
-  const seen = new Set<string>();
-  return reasons.filter((r) => {
-    const k = `${r.code}|${r.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-}
-
-function imageRefusals(images: DicomHeader[], region: Region): Refusal[] {
-  const out = images.flatMap((h) => assessMrImage(h, region));
-  const series = new Set(images.map((h) => h.seriesInstanceUID));
-  if (series.size > 1) {
-    out.push({
-      code: 'mixed-series',
-      message: `the ROIs lie on ${series.size} different series; use one T1 series`,
-    });
-  }
-  return uniqueReasons(out);
-}
-
-function computeMetrics(measured: MeasuredRoi[], pool: Pool, input: RoiInput): MeasurementResult[] {
-  const body = measured.filter((m) => m.roi.kind === 'body');
-  const endplate = measured.filter((m) => m.roi.kind === 'endplate');
-  const csf = measured.filter((m) => m.roi.kind === 'csf');
-  const lumbarBody = body.filter((m) => LUMBAR_VBQ_LEVELS.includes(m.roi.level!));
-  const s1Body = body.filter((m) => m.roi.level === 'S1');
-  const cervicalBody = body.filter((m) => CERVICAL_VBQ_LEVELS.includes(m.roi.level!));
-  const ctL1 = body.filter((m) => m.roi.level === 'L1');
-
-  const primary = (rois: MeasuredRoi[]): DicomHeader => (rois[0] ?? measured[0]!).image;
-  const base = (metric: Metric, rois: MeasuredRoi[]) => {
-    const h = primary(rois);
-    const source: MeasurementResult['roiSource'] =
-      input.source.kind === 'sr'
-        ? { kind: 'sr', srSopInstanceUID: input.source.srSopInstanceUID, roiDigest: digest }
-        : { kind: 'json', roiDigest: digest };
-    const patient: MeasurementResult['patient'] = h.patientId ? { dicomPatientId: h.patientId } : {};
-    return {
-      metric,
-      studyInstanceUID: h.studyInstanceUID,
-      seriesInstanceUID: h.seriesInstanceUID,
-      roiSource: source,
-      patient,
-      acquisition: acquisitionFacts(h),
-    };
-  };
-  const finish = (
-    b: ReturnType<typeof base>,
-    rest: Omit<
-      MeasurementResult,
-      keyof ReturnType<typeof base> | 'validity' | 'imageSopInstanceUIDs' | 'value'
-    >,
-    value: number,
-    reasons: Refusal[],
-    used: MeasuredRoi[],
-  ): MeasurementResult => {
-    const r = uniqueReasons(reasons);
-    return {
-      ...b,
-      ...rest,
-      value: r.length === 0 ? value : null,
-      validity: { valid: r.length === 0, reasons: r },
-      imageSopInstanceUIDs: [...new Set(used.map((m) => m.image.sopInstanceUID))],
-    };
-  };
-
-  const digest = roiDigest(input);
-  const results: MeasurementResult[] = [];
-  const hasCt = measured.some((m) => m.image.modality === 'CT');
-
-  const vbqLike = (
-    metric: Metric,
-    rois: MeasuredRoi[],
-    levels: Level[],
-    csfPreference: Level[],
-    region: Region,
-    minLevels: number,
-  ): void => {
-    const grouped = byLevel(rois, levels);
-    const included: LevelValue[] = [];
-    const exclusions: Exclusion[] = [];
-    for (const [level, at] of grouped) {
-      const ex = exclusionOf(at);
-      if (ex) exclusions.push({ level, reason: ex });
-      else included.push(levelValue(pool, level, at));
-    }
-    const { csf: csfValue, refusal } = chooseCsf(pool, csf, csfPreference);
-    const csfRois = csfValue ? csf.filter((m) => csfValue.roiIds.includes(m.roi.id)) : [];
-    const used = [...rois.filter((m) => included.some((l) => l.roiIds.includes(m.roi.id))), ...csfRois];
-    const reasons = imageRefusals(
-      [...new Map(used.concat(rois).map((m) => [m.image.sopInstanceUID, m.image])).values()],
-      region,
-    );
-    if (refusal) reasons.push(refusal);
-    if (included.length < minLevels) {
-      reasons.push({
-        code: minLevels > 1 ? 'too-few-levels' : 'no-included-levels',
-        message: `${included.length} of ${levels.join('/')} usable after exclusions; at least ${minLevels} needed`,
-      });
-    }
-    const si = included.length > 0 ? median(included.map((l) => l.si)) : NaN;
-    const value = csfValue && csfValue.si > 0 ? si / csfValue.si : NaN;
-    if (csfValue && !(csfValue.si > 0)) {
-      reasons.push({ code: 'csf-roi-missing', message: 'the CSF ROI has no positive signal' });
-    }
-    results.push(
-      finish(
-        base(metric, rois),
-        { unit: '1', levels: included, csf: csfValue, exclusions },
-        value,
-        reasons,
-        used,
-      ),
-    );
-  };
-
-  if (lumbarBody.length > 0) {
-    vbqLike(
-      'vbq-l1-l4',
-      lumbarBody,
-      LUMBAR_VBQ_LEVELS,
-      LUMBAR_CSF,
-      'lumbar',
-      ACQUISITION_RULES.levels.lumbarMinimumIncluded,
-    );
-  }
-  if (endplate.length > 0) {
-    // EBQ: each endplate ROI is its own sample (upper and lower endplates of a level differ).
-    const included: LevelValue[] = [];
-    const exclusions: Exclusion[] = [];
-    for (const m of endplate) {
-      if (m.roi.exclude) exclusions.push({ level: m.roi.level!, reason: m.roi.exclude });
-      else included.push(levelValue(pool, m.roi.level!, [m]));
-    }
-    const region: Region = endplate.every((m) => m.roi.level?.startsWith('C')) ? 'cervical' : 'lumbar';
-    const { csf: csfValue, refusal } = chooseCsf(
-      pool,
-      csf,
-      region === 'cervical' ? CERVICAL_CSF : LUMBAR_CSF,
-    );
-    const csfRois = csfValue ? csf.filter((m) => csfValue.roiIds.includes(m.roi.id)) : [];
-    const used = [...endplate.filter((m) => !m.roi.exclude), ...csfRois];
-    const reasons = imageRefusals(
-      [...new Map(used.concat(endplate).map((m) => [m.image.sopInstanceUID, m.image])).values()],
-      region,
-    );
-    if (refusal) reasons.push(refusal);
-    if (included.length === 0) {
-      reasons.push({ code: 'no-included-levels', message: 'every endplate ROI is excluded' });
-    }
-    const mean = included.reduce((s, l) => s + l.si, 0) / included.length;
-    const value = csfValue && csfValue.si > 0 ? mean / csfValue.si : NaN;
-    results.push(
-      finish(
-        base('ebq', endplate),
-        { unit: '1', levels: included, csf: csfValue, exclusions },
-        value,
-        reasons,
-        used,
-      ),
-    );
-  }
-  if (s1Body.length > 0) vbqLike('vbq-s1', s1Body, ['S1'], LUMBAR_CSF, 'lumbar', 1);
-  if (cervicalBody.length > 0) {
-    vbqLike(
-      'c-vbq',
-      cervicalBody,
-      CERVICAL_VBQ_LEVELS,
-      CERVICAL_CSF,
-      'cervical',
-      ACQUISITION_RULES.levels.cervicalMinimumIncluded,
-    );
-  }
-  if (hasCt && ctL1.length > 0) {
-    const ex = exclusionOf(ctL1);
-    const reasons: Refusal[] = [];
-    const images = [...new Map(ctL1.map((m) => [m.image.sopInstanceUID, m.image])).values()];
-    for (const h of images) {
-      if (h.modality !== 'CT')
-        reasons.push({ code: 'not-ct', message: `modality is ${h.modality}; L1 HU needs CT` });
-      reasons.push(...assessRegion(h, 'lumbar'));
-    }
-    if (ex) reasons.push({ code: 'no-included-levels', message: `L1 is excluded (${ex})` });
-    const lv = levelValue(pool, 'L1', ctL1);
-    results.push(
-      finish(
-        base('ct-hu-l1', ctL1),
-        {
-          unit: 'HU',
-          levels: ex ? [] : [lv],
-          csf: null,
-          exclusions: ex ? [{ level: 'L1', reason: ex }] : [],
-        },
-        lv.si,
-        reasons,
-        ctL1,
-      ),
-    );
-  }
-  if (results.length === 0) {
-    throw new AppError(
-      'invalid-roi',
-      'the ROIs allow no metric: need vertebral body ROIs at L1-L4, S1 or C3-C6, or endplate ROIs (plus a CSF ROI)',
-    );
-  }
-  return results;
 }

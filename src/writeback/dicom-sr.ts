@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { storeInstances } from '../imaging/dicomweb.js';
+import { storeInstances } from '../dicomweb/client.js';
 import { WriteError } from './observation-writer.js';
 import type { OutboxHandler } from './outbox-worker.js';
 
@@ -31,13 +31,16 @@ export function dicomSrDedupeKey(sopInstanceUID: string): string {
   return `${DICOM_SR_OUTBOX_KIND}:${sopInstanceUID}`;
 }
 
-/** Builds the outbox payload for an SR file. */
-export function dicomSrPayload(input: {
+/** An SR to store: the target PACS, its UIDs and the Part-10 file. */
+export interface DicomSrInput {
   baseUrl: string;
   studyInstanceUID: string;
   sopInstanceUID: string;
   buffer: Uint8Array;
-}): DicomSrPayload {
+}
+
+/** Builds the outbox payload for an SR file. */
+export function dicomSrPayload(input: DicomSrInput): DicomSrPayload {
   return {
     baseUrl: input.baseUrl,
     studyInstanceUID: input.studyInstanceUID,

@@ -7,6 +7,7 @@
 import { createPrivateKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, SignJWT, type JWK } from 'jose';
 import { z } from 'zod';
+import type { SmartSettings } from '../config/writeback.js';
 
 export type SmartSigningAlg = 'RS384' | 'ES384';
 
@@ -290,14 +291,7 @@ export async function discoverTokenEndpoint(
 export interface FhirWriteAuthSettings {
   /** Static bearer token (FHIR_WRITE_TOKEN). */
   token?: string;
-  smart?: {
-    tokenUrl: string;
-    clientId: string;
-    /** PEM or JWK text of the private key (e.g. the content of FHIR_WRITE_PRIVATE_KEY_FILE). */
-    privateKey: string;
-    kid?: string;
-    scope?: string;
-  };
+  smart?: SmartSettings;
 }
 
 /** Picks the write authentication: SMART Backend Services, else the static token, else none. */

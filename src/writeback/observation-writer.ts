@@ -1,11 +1,13 @@
 /**
- * Writes one bone-quality Observation to the FHIR server as a conditional create on its measurement
- * identifier, so a retried or repeated write never makes a duplicate. A placeholder subject (the DICOM
+ * THE FHIR write path (outbox worker, imaging HTTP API through the outbox, and the `vbq` CLI): writes one
+ * bone-quality Observation to the FHIR server as a conditional create on its measurement identifier, so a
+ * retried or repeated write never makes a duplicate. A placeholder subject (the DICOM
  * PatientID as an identifier) is resolved to `Patient/<id>` first. Every failure is classified as
  * retryable (the outbox tries again later) or permanent (the outbox gives up), with a reason that carries
  * no patient data and no credentials.
  */
 import type { Bundle, Identifier, Observation, OperationOutcome, Reference } from 'fhir/r4.js';
+import { urlForMessage } from '../errors.js';
 import { FhirAuthError, type FhirWriteAuth } from './fhir-auth.js';
 
 export type WriteErrorCode =
@@ -213,9 +215,12 @@ export function createObservationWriter(options: ObservationWriterOptions): Obse
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
       } catch {
+        // The URL names the server and endpoint (configuration); its query, which may carry a patient
+        // identifier, is elided.
+        const where = urlForMessage(url);
         if (timeout.aborted || signal?.aborted)
-          throw new WriteError('timeout', `${what}: FHIR server did not answer in time`, true);
-        throw new WriteError('network', `${what}: FHIR server unreachable`, true);
+          throw new WriteError('timeout', `${what}: FHIR server did not answer in time at ${where}`, true);
+        throw new WriteError('network', `${what}: FHIR server unreachable at ${where}`, true);
       }
       const body = await readBody(res);
       if (res.status === 401 && attempt === 0 && options.auth.invalidate(authorization)) continue;

@@ -1,5 +1,5 @@
 /**
- * Durable FHIR write-back: Observations are queued in the store's outbox and written by a worker that
+ * Durable write-back: FHIR Observations (and DICOM SRs for the PACS) are queued in the store's outbox and written by a worker that
  * leases one item at a time (so two workers, or two replicas, never write the same item at once), retries
  * failures with exponential backoff and jitter, and gives up (`dead`) only on permanent errors or after
  * `maxAttempts`. All state lives in the store, so a restarted worker carries on where the last one
@@ -9,6 +9,13 @@ import type { Observation } from 'fhir/r4.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
 import type { OutboxItem, Store } from '../store/store.js';
+import {
+  createDicomSrHandler,
+  dicomSrDedupeKey,
+  dicomSrPayload,
+  DICOM_SR_OUTBOX_KIND,
+  type DicomSrInput,
+} from './dicom-sr.js';
 import {
   measurementIdentifierOf,
   placeholderSubject,
@@ -78,7 +85,10 @@ export interface WritebackOutboxOptions {
   batchSize?: number;
   /** Jitter source in [0, 1). */
   random?: () => number;
-  /** Handlers for further outbox kinds (e.g. DICOM SR write-back), so one worker serves the whole outbox. */
+  /**
+   * Handlers for further outbox kinds, so one worker serves the whole outbox. DICOM SR write-back
+   * (`dicom-sr`) is handled by default; a handler given here for it replaces the default.
+   */
   handlers?: Record<string, OutboxHandler>;
   onResult?: (outcome: OutboxOutcome) => void;
 }
@@ -86,6 +96,8 @@ export interface WritebackOutboxOptions {
 export interface WritebackOutbox {
   /** Queues an Observation; the same measurement identifier is queued once (`created: false` after). */
   enqueueObservation(observation: Observation): Promise<{ id: number; created: boolean }>;
+  /** Queues a DICOM SR for STOW-RS to a PACS; the same SOPInstanceUID is queued once. */
+  enqueueDicomSr(sr: DicomSrInput): Promise<{ id: number; created: boolean }>;
   /** Processes what is due now (up to `batchSize` items) and reports what happened. */
   runOnce(): Promise<{ done: number; retried: number; dead: number }>;
   /** Starts polling in the background; enqueueing wakes it up at once. */
@@ -126,6 +138,7 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
   const random = options.random ?? Math.random;
   const backoff: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.backoff };
   const handlers: Record<string, OutboxHandler> = {
+    [DICOM_SR_OUTBOX_KIND]: createDicomSrHandler(),
     ...options.handlers,
     [OBSERVATION_OUTBOX_KIND]: (payload, signal) => writer.write(payload as Observation, signal),
   };
@@ -197,21 +210,22 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
     err: unknown,
   ): Promise<OutboxOutcome> {
     const { code, reason } = describeError(err);
+    const failed = (outcome: 'dead' | 'retry', why: string): OutboxOutcome => ({
+      id: item.id,
+      kind: item.kind,
+      outcome,
+      attempts,
+      durationMs: Date.now() - started,
+      code,
+      reason: why,
+    });
     const permanent = !isRetryable(err);
     const exhausted = attempts >= backoff.maxAttempts;
     if (permanent || exhausted) {
       const why = permanent ? reason : `gave up after ${attempts} attempts; last: ${reason}`;
       await store.failOutbox(item.id, `${code}: ${why}`, null);
       logger.error({ outboxId: item.id, kind: item.kind, attempts, code, reason: why }, 'write-back dead');
-      return {
-        id: item.id,
-        kind: item.kind,
-        outcome: 'dead',
-        attempts,
-        durationMs: Date.now() - started,
-        code,
-        reason: why,
-      };
+      return failed('dead', why);
     }
     const serverWait = err instanceof WriteError ? (err.retryAfterMs ?? 0) : 0;
     const delay = Math.max(backoffDelay(attempts, backoff, random), serverWait);
@@ -221,16 +235,7 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
       { outboxId: item.id, kind: item.kind, attempts, code, reason, retryInMs: delay },
       'write-back failed, will retry',
     );
-    return {
-      id: item.id,
-      kind: item.kind,
-      outcome: 'retry',
-      attempts,
-      durationMs: Date.now() - started,
-      code,
-      reason,
-      nextAttemptAt,
-    };
+    return { ...failed('retry', reason), nextAttemptAt };
   }
 
   async function runOnce(): Promise<{ done: number; retried: number; dead: number }> {
@@ -302,6 +307,16 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
         );
       }
       const queued = await store.enqueue(OBSERVATION_OUTBOX_KIND, dedupeKey, observation, now());
+      wake?.();
+      return queued;
+    },
+    async enqueueDicomSr(sr) {
+      const queued = await store.enqueue(
+        DICOM_SR_OUTBOX_KIND,
+        dicomSrDedupeKey(sr.sopInstanceUID),
+        dicomSrPayload(sr),
+        now(),
+      );
       wake?.();
       return queued;
     },

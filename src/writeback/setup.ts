@@ -1,53 +1,13 @@
 /**
- * Wiring of the FHIR write-back from the environment: which authentication, which FHIR server, and the
+ * Wiring of the FHIR write-back from its configuration: which authentication, which FHIR server, and the
  * outbox worker over the store. Kept here so the application only calls `createFhirWriteback`.
  */
-import { readFileSync } from 'node:fs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../http/logger.js';
 import type { Store } from '../store/store.js';
 import { createFhirWriteAuth, type FhirWriteAuth, type FhirWriteAuthSettings } from './fhir-auth.js';
 import { createObservationWriter, type ObservationWriter } from './observation-writer.js';
 import { createWritebackOutbox, type WritebackOutbox, type WritebackOutboxOptions } from './outbox-worker.js';
-
-/**
- * SMART Backend Services settings from the environment: FHIR_WRITE_TOKEN_URL, FHIR_WRITE_CLIENT_ID and
- * FHIR_WRITE_PRIVATE_KEY_FILE (PEM or JWK) together, optionally FHIR_WRITE_KEY_ID and FHIR_WRITE_SCOPE.
- * Returns undefined when none is set; throws naming what is missing when only some are.
- */
-export function smartSettingsFromEnv(
-  env: NodeJS.ProcessEnv,
-  readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
-): FhirWriteAuthSettings['smart'] {
-  const tokenUrl = env.FHIR_WRITE_TOKEN_URL || undefined;
-  const clientId = env.FHIR_WRITE_CLIENT_ID || undefined;
-  const keyFile = env.FHIR_WRITE_PRIVATE_KEY_FILE || undefined;
-  if (!tokenUrl && !clientId && !keyFile) return undefined;
-  const missing = [
-    !tokenUrl && 'FHIR_WRITE_TOKEN_URL',
-    !clientId && 'FHIR_WRITE_CLIENT_ID',
-    !keyFile && 'FHIR_WRITE_PRIVATE_KEY_FILE',
-  ].filter(Boolean);
-  if (missing.length > 0) throw new Error(`SMART Backend Services needs ${missing.join(', ')} as well`);
-  if (!URL.canParse(tokenUrl as string) || !/^https?:$/.test(new URL(tokenUrl as string).protocol)) {
-    throw new Error('FHIR_WRITE_TOKEN_URL must be an http(s) URL');
-  }
-  let privateKey: string;
-  try {
-    privateKey = readFile(keyFile as string);
-  } catch (err) {
-    throw new Error(
-      `cannot read FHIR_WRITE_PRIVATE_KEY_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
-  return {
-    tokenUrl: tokenUrl as string,
-    clientId: clientId as string,
-    privateKey,
-    ...(env.FHIR_WRITE_KEY_ID ? { kid: env.FHIR_WRITE_KEY_ID } : {}),
-    ...(env.FHIR_WRITE_SCOPE ? { scope: env.FHIR_WRITE_SCOPE } : {}),
-  };
-}
 
 export interface FhirWritebackOptions extends Omit<WritebackOutboxOptions, 'writer' | 'store' | 'logger'> {
   /** FHIR_WRITE_BASE_URL. */

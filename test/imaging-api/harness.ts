@@ -26,7 +26,7 @@ export interface ImagingService {
   close(): Promise<void>;
 }
 
-export type RouterOptions = Omit<ImagingRouterDeps, 'authenticator' | 'logger' | 'store'>;
+export type RouterOptions = Omit<ImagingRouterDeps, 'authenticator' | 'logger'>;
 
 export async function startImagingService(store: Store, options: RouterOptions): Promise<ImagingService> {
   const client = await createTestClient({ alg: 'ES384' });
@@ -49,7 +49,7 @@ export async function startImagingService(store: Store, options: RouterOptions):
     replayGuard: { claim: (iss, jti, exp) => store.claimJti(iss, jti, exp) },
     logger,
   });
-  const router = createImagingRouter({ ...options, authenticator, logger, store });
+  const router = createImagingRouter({ ...options, authenticator, logger });
   const app = createApp({
     config: { maxRequestBytes: 1024 * 1024, fhirTimeoutMs: 2000 },
     logger,

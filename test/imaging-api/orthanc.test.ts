@@ -7,9 +7,9 @@ import type { Bundle, Observation, OperationOutcome, Patient } from 'fhir/r4.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
-import type { SrWriteEntry, WriteEntry } from '../../src/imaging/api.js';
-import { retrieveSeries, searchSeries, storeInstances } from '../../src/imaging/dicomweb.js';
-import type { MeasurementResult } from '../../src/imaging/vbq.js';
+import type { SrWriteEntry, WriteEntry } from '../../src/imaging/write-requests.js';
+import { retrieveSeries, searchSeries, storeInstances } from '../../src/dicomweb/client.js';
+import type { MeasurementResult } from '../../src/imaging/measurement.js';
 import type { Store } from '../../src/store/store.js';
 import { createDicomSrHandler, dicomSrPayload, DICOM_SR_OUTBOX_KIND } from '../../src/writeback/dicom-sr.js';
 import type { OutboxOutcome } from '../../src/writeback/outbox-worker.js';

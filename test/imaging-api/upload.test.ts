@@ -4,10 +4,10 @@ import type { Bundle, Observation, OperationOutcome, Patient } from 'fhir/r4.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { createLogger } from '../../src/http/logger.js';
-import { REFUSAL_REASON_SYSTEM } from '../../src/imaging/api.js';
-import type { WriteEntry } from '../../src/imaging/api.js';
-import { parseDicom } from '../../src/imaging/dicom.js';
-import type { MeasurementResult } from '../../src/imaging/vbq.js';
+import { REFUSAL_REASON_SYSTEM } from '../../src/imaging/api-refusal.js';
+import type { WriteEntry } from '../../src/imaging/write-requests.js';
+import { parseDicom } from '../../src/imaging/dicom/parse.js';
+import type { MeasurementResult } from '../../src/imaging/measurement.js';
 import type { Store } from '../../src/store/store.js';
 import { createFhirWriteback, type FhirWriteback } from '../../src/writeback/setup.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';

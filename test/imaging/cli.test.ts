@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import express from 'express';
 import type { Bundle, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/index.js';
+import { exitCodeTable } from '../../src/imaging/cli-exit.js';
 import { main } from '../../src/imaging/cli.js';
 import { lumbarRois, makePhantom } from '../helpers/phantom.js';
 import type { Phantom, PhantomOptions } from '../helpers/phantom.js';
@@ -117,6 +118,109 @@ describe('vbq CLI (in process)', () => {
     expect((await run(['measure', 'x'])).code).toBe(64);
     expect((await run(['measure', 'x', '--rois', 'a', '--sr', 'b'])).code).toBe(64);
     expect((await run(['measure', 'x', '--rois', 'a', '--bogus'])).code).toBe(64);
+    expect((await run(['measure', 'x', '--rois', 'a', '--patient', 'pat-1'])).code).toBe(64);
+    expect((await run(['sample'])).code).toBe(64);
+    expect((await run(['frobnicate', 'x'])).code).toBe(64);
+  });
+
+  it('prints the exit code table (3 and 64 included) with --help', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(exitCodeTable());
+    for (const code of [0, 1, 2, 3, 64]) expect(r.stdout).toMatch(new RegExp(`^\\| ${code} +\\| `, 'm'));
+  });
+
+  it('skips a corrupt file in a directory with one warning and measures the rest', async () => {
+    const { series, rois } = await studyDir({ slices: 3 });
+    // A slice that is not the ROI slice, cut in half: unreadable, but not needed.
+    const whole = readFileSync(join(series, 'IM0001.dcm'));
+    writeFileSync(join(series, 'IM0001.dcm'), whole.subarray(0, whole.length >> 1));
+    const r = await run(['measure', series, '--rois', rois]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('VBQ L1-L4 (vbq-l1-l4): 2.500');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^vbq: skipped: invalid-dicom: .*IM0001\.dcm: the file is truncated or corrupt/);
+    expect(lines[1]).toMatch(/^vbq: skipped: invalid-dicom: .*README\.txt: not a DICOM Part-10 file/);
+    expect(lines[2]).toBe('vbq: skipped 2 of 4 files that are not readable DICOM');
+  });
+
+  it('names the SOP Instance UIDs the series holds when an ROI points elsewhere', async () => {
+    const { series, dir, p } = await studyDir({ slices: 2 });
+    const wrong = join(dir, 'wrong.json');
+    const json = lumbarRois(p);
+    json.rois[0]!.sopInstanceUID = '1.2.3.4';
+    writeFileSync(wrong, JSON.stringify(json));
+    const r = await run(['measure', series, '--rois', wrong]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('references an image that is not in the series');
+    expect(r.stderr).toContain('sopInstanceUID 1.2.3.4');
+    for (const uid of p.sopInstanceUIDs) expect(r.stderr).toContain(`the input holds ${uid} (instance `);
+
+    const missing = join(dir, 'missing.json');
+    delete json.rois[0]!.sopInstanceUID;
+    writeFileSync(missing, JSON.stringify(json));
+    const m = await run(['measure', series, '--rois', missing]);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain('rois[0].sopInstanceUID: is missing: the SOP Instance UID of the image');
+    expect(m.stderr).not.toContain('received undefined');
+  });
+
+  it('inspect lists studies, series, instance UIDs and acquisition facts', async () => {
+    const { series, p } = await studyDir({ slices: 2 });
+    const r = await run(['inspect', series]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`study ${p.studyInstanceUID} (2025-03-14) MRI LUMBAR SPINE WO`);
+    expect(r.stdout).toContain(`series ${p.seriesInstanceUID} MR "t1_tse_sag", 2 instances`);
+    expect(r.stdout).toContain('sequence: T1 TSE, sagittal');
+    expect(r.stdout).toContain('acquisition: 1.5 T, TR 550 ms, TE 11 ms, BW 190 Hz/px');
+    expect(r.stdout).toContain('lumbar VBQ check: passes');
+    expect(r.stdout).toContain(`instance 2: ${p.sopInstanceUIDs[1]} 128x128`);
+    expect(r.stdout).not.toContain('PHANTOM-001');
+    expect(r.stderr).toMatch(/skipped: invalid-dicom: .*README\.txt/);
+    const j = await run(['inspect', series, '--json']);
+    const out = JSON.parse(j.stdout) as {
+      studies: { series: { instances: { sopInstanceUID: string }[] }[] }[];
+    };
+    expect(out.studies[0]!.series[0]!.instances.map((i) => i.sopInstanceUID)).toEqual(p.sopInstanceUIDs);
+
+    const t2 = await studyDir({
+      slices: 1,
+      header: { SeriesDescription: 't2_tse_sag', RepetitionTime: '3500', EchoTime: '110' },
+    });
+    expect((await run(['inspect', t2.series])).stdout).toContain('lumbar VBQ check: refused (not-t1)');
+    expect((await run(['inspect', t2.rois])).code).toBe(1);
+  });
+
+  it('sample writes a series, ROI file and SR that measure alike, and never overwrites', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vbq-sample-'));
+    dirs.push(dir);
+    const target = join(dir, 'example');
+    const s = await run(['sample', target]);
+    expect(s.code).toBe(0);
+    const viaJson = await run([
+      'measure',
+      join(target, 'series'),
+      '--rois',
+      join(target, 'rois.json'),
+      '--json',
+    ]);
+    const viaSr = await run([
+      'measure',
+      join(target, 'series'),
+      '--sr',
+      join(target, 'rois-sr.dcm'),
+      '--json',
+    ]);
+    expect(viaJson.code).toBe(0);
+    expect(viaSr.code).toBe(0);
+    const value = (out: string) => (JSON.parse(out) as { results: { value: number }[] }).results[0]!.value;
+    expect(value(viaSr.stdout)).toBe(value(viaJson.stdout));
+    expect(value(viaJson.stdout)).toBeGreaterThan(2.3);
+    expect(value(viaJson.stdout)).toBeLessThan(2.6);
+    const again = await run(['sample', target]);
+    expect(again.code).toBe(64);
+    expect(again.stderr).toContain('is not empty');
   });
 
   it('reads ROIs from a viewer SR and shows progress on a large series', async () => {
@@ -127,7 +231,10 @@ describe('vbq CLI (in process)', () => {
     copyFileSync(sr, join(series, 'zz-sr.dcm'));
     const r = await run(['measure', series, '--sr', sr, '--json']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('read 25/25 files');
+    // README.txt is the 26th file: named once, left out, counted in the summary.
+    expect(r.stderr).toContain('read 26/26 files');
+    expect(r.stderr).toMatch(/skipped: invalid-dicom: .*README\.txt: not a DICOM Part-10 file/);
+    expect(r.stderr).toContain('skipped 1 of 26 files that are not readable DICOM');
     const out = JSON.parse(r.stdout) as { results: { value: number; roiSource: { kind: string } }[] };
     expect(out.results[0]!.value).toBe(2.5);
     expect(out.results[0]!.roiSource.kind).toBe('sr');
@@ -168,7 +275,11 @@ describe('vbq CLI --write against the embedded FHIR server over HTTP', () => {
       DICOM_PATIENT_IDENTIFIER_SYSTEM: 'urn:test:mrn',
     };
     const first = await run(['measure', series, '--rois', rois, '--write', '--timezone', '+01:00'], env);
-    expect(first.stderr).toBe('');
+    // Only the non-DICOM README.txt of the series folder is mentioned.
+    expect(first.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^vbq: skipped: invalid-dicom: .*README\.txt: not a DICOM Part-10 file/),
+      'vbq: skipped 1 of 2 files that are not readable DICOM',
+    ]);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/written vbq-l1-l4: created \(Observation\/[\w-]+\)/);
     const second = await run(['measure', series, '--rois', rois, '--write', '--json'], env);
@@ -189,13 +300,49 @@ describe('vbq CLI --write against the embedded FHIR server over HTTP', () => {
     expect(authSeen.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('checks the write-back configuration before measuring (exit 64, nothing measured)', async () => {
+    const { series, rois } = await studyDir({ slices: 1 });
+    const noBase = await run(['measure', series, '--rois', rois, '--write']);
+    expect(noBase.code).toBe(64);
+    expect(noBase.stdout).toBe('');
+    expect(noBase.stderr).toMatch(/^vbq: --write needs FHIR_WRITE_BASE_URL/);
+
+    const noSystem = await run(['measure', series, '--rois', rois, '--write'], { FHIR_WRITE_BASE_URL: base });
+    expect(noSystem.code).toBe(64);
+    expect(noSystem.stderr).toContain('DICOM_PATIENT_IDENTIFIER_SYSTEM');
+
+    const bad = await run(['measure', series, '--rois', rois, '--write', '--patient', 'Patient/pat-1'], {
+      FHIR_WRITE_BASE_URL: 'ftp://x',
+      FHIR_WRITE_CLIENT_ID: 'c',
+    });
+    expect(bad.code).toBe(64);
+    expect(bad.stderr).toContain('FHIR_WRITE_BASE_URL must be an http(s) URL');
+    expect(bad.stderr).toContain('FHIR_WRITE_TOKEN_URL, FHIR_WRITE_PRIVATE_KEY_FILE');
+    expect(bad.stdout).toBe('');
+  });
+
+  it('names the full URL when the FHIR server cannot be reached, without the patient identifier', async () => {
+    const { series, rois } = await studyDir({ slices: 1 });
+    const r = await run(['measure', series, '--rois', rois, '--write'], {
+      FHIR_WRITE_BASE_URL: 'http://127.0.0.1:1/fhir',
+      DICOM_PATIENT_IDENTIFIER_SYSTEM: 'urn:test:mrn',
+    });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(
+      'vbq: write-back failed: resolving the subject: FHIR server unreachable at http://127.0.0.1:1/fhir/Patient?...\n',
+    );
+    expect(r.stderr).not.toContain('PHANTOM-001');
+  });
+
   it('exits 3 when the write-back fails and never writes refused results', async () => {
     const { series, rois } = await studyDir({ slices: 1 });
     const down = await run(['measure', series, '--rois', rois, '--write', '--patient', 'Patient/pat-1'], {
       FHIR_WRITE_BASE_URL: 'http://127.0.0.1:9/fhir',
     });
     expect(down.code).toBe(3);
-    expect(down.stderr).toMatch(/write-back failed: FHIR server unreachable/);
+    expect(down.stderr).toContain(
+      'write-back failed: writing the Observation: FHIR server unreachable at http://127.0.0.1:9/fhir/Observation\n',
+    );
 
     const t2 = await studyDir({
       slices: 1,
@@ -225,5 +372,6 @@ describe('vbq CLI as a real process', () => {
     }).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBe(1);
     expect((failed as { stderr: string }).stderr).toMatch(/not a DICOM Part-10 file/);
-  });
+    // Two cold tsx start-ups: allow for a loaded CI machine.
+  }, 120_000);
 });

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DicomReadError, decodeFrame, parseDicom, planeFromOrientation } from '../../src/imaging/dicom.js';
+import { planeFromOrientation } from '../../src/imaging/dicom/header.js';
+import { parseDicom } from '../../src/imaging/dicom/parse.js';
+import { decodeFrame } from '../../src/imaging/dicom/pixels.js';
+import { DicomReadError } from '../../src/imaging/dicom/read-error.js';
 import { makePhantom } from '../helpers/phantom.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'dicom');

@@ -4,19 +4,19 @@ import type { Bundle } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedFhirServer } from '../../src/demo/fhir-server/index.js';
 import {
-  fetchStudyFromDicomweb,
   parseMultipart,
   retrieveFrames,
   retrieveSeries,
   searchSeries,
-  seededUidGenerator,
   storeInstances,
-  uidFromSeed,
-} from '../../src/imaging/dicomweb.js';
+} from '../../src/dicomweb/client.js';
+import { fetchStudyFromDicomweb } from '../../src/imaging/pacs-study.js';
+import { seededUidGenerator, uidFromSeed } from '../../src/imaging/uids.js';
 import { buildObservation, measurementIdentifier } from '../../src/imaging/observations.js';
 import { writeMeasurementSr } from '../../src/imaging/sr-writer.js';
 import { measureStudy } from '../../src/imaging/vbq.js';
-import { DirectFhirWriter } from '../../src/imaging/writer.js';
+import { noFhirAuth } from '../../src/writeback/fhir-auth.js';
+import { createObservationWriter } from '../../src/writeback/observation-writer.js';
 import { findOrthanc, startOrthanc } from '../helpers/orthanc.js';
 import type { OrthancHandle } from '../helpers/orthanc.js';
 import { makePhantom } from '../helpers/phantom.js';
@@ -128,7 +128,7 @@ describe.skipIf(skipOrthanc)(title, () => {
         });
         await storeInstances(client, [sr.buffer]);
         const obs = buildObservation(vbq, { patientReference: 'Patient/pat-1' });
-        await new DirectFhirWriter({ baseUrl: fhirBase }).write(obs);
+        await createObservationWriter({ baseUrl: fhirBase, auth: noFhirAuth() }).write(obs);
       }
       expect(values[0]).toBe(values[1]);
       // Our SR went back to the PACS once (same UIDs on the second run), and was not mistaken for ROIs.

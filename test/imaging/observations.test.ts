@@ -5,12 +5,12 @@ import {
   MEASUREMENT_IDENTIFIER_SYSTEM,
   buildObservation,
   effectiveDateTime,
-  ifNoneExist,
   measurementIdentifier,
 } from '../../src/imaging/observations.js';
 import { parseRoiJson } from '../../src/imaging/roi.js';
+import { ifNoneExistFor } from '../../src/writeback/observation-writer.js';
 import { measureSeries } from '../../src/imaging/vbq.js';
-import type { MeasurementResult } from '../../src/imaging/vbq.js';
+import type { MeasurementResult } from '../../src/imaging/measurement.js';
 import { blockByName, ellipseIn, makePhantom } from '../helpers/phantom.js';
 import type { PhantomOptions } from '../helpers/phantom.js';
 
@@ -106,7 +106,7 @@ describe('buildObservation', () => {
       .update(`${vbq!.studyInstanceUID}|json:${vbq!.roiSource.roiDigest}|vbq-l1-l4`)
       .digest('hex');
     expect(obs.identifier).toEqual([{ system: MEASUREMENT_IDENTIFIER_SYSTEM, value: expectedId }]);
-    expect(ifNoneExist(obs)).toBe(`identifier=${MEASUREMENT_IDENTIFIER_SYSTEM}|${expectedId}`);
+    expect(ifNoneExistFor(obs)).toBe(`identifier=${MEASUREMENT_IDENTIFIER_SYSTEM}|${expectedId}`);
 
     expect(['si-l1', 'si-l2', 'si-l3', 'si-l4'].map((c) => byCode(obs, c)[0]?.valueQuantity?.value)).toEqual([
       400, 420, 380, 440,

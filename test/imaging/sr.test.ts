@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { parseDicom } from '../../src/imaging/dicom.js';
-import { seededUidGenerator } from '../../src/imaging/dicomweb.js';
+import { parseDicom } from '../../src/imaging/dicom/parse.js';
+import { seededUidGenerator } from '../../src/imaging/uids.js';
 import { parseLabel, parseRoiJson, readRoisFromSr } from '../../src/imaging/roi.js';
 import { formatDs, readSrMetricValues, writeMeasurementSr } from '../../src/imaging/sr-writer.js';
 import { measureSeries, measureStudy } from '../../src/imaging/vbq.js';

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { DicomReadError, parseDicom } from '../../src/imaging/dicom.js';
+import { parseDicom } from '../../src/imaging/dicom/parse.js';
+import { DicomReadError } from '../../src/imaging/dicom/read-error.js';
 import { parseRoiJson } from '../../src/imaging/roi.js';
 import { measureSeries } from '../../src/imaging/vbq.js';
-import type { MeasurementResult, Metric } from '../../src/imaging/vbq.js';
+import type { MeasurementResult, Metric } from '../../src/imaging/measurement.js';
 import { blockByName, makePhantom, referenceStats } from '../helpers/phantom.js';
 import type { Block, Phantom, PhantomOptions, PhantomSyntax } from '../helpers/phantom.js';
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { suggestedOrder, type SuggestedOrderKind } from '../../src/cards/service-requests.js';
 import { createProfileValidator, type ProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { buildObservation } from '../../src/imaging/observations.js';
-import type { LevelValue, MeasurementResult, Metric } from '../../src/imaging/vbq.js';
+import type { LevelValue, MeasurementResult, Metric } from '../../src/imaging/measurement.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
 
 let validator: ProfileValidator;

@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -200,6 +202,45 @@ for (const backend of storeBackends()) {
         await box.stop();
       }
       expect(await observationsLike(fhir.baseUrl, obs)).toHaveLength(1);
+    });
+
+    it('queues an SR through the same outbox API once, and stores it by STOW-RS with the default handler', async () => {
+      const received: { contentType: string | undefined; body: Buffer }[] = [];
+      const pacs = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          received.push({ contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
+          res.writeHead(200, { 'content-type': 'application/dicom+json' });
+          res.end(
+            JSON.stringify({
+              '00081199': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: ['2.25.77.3'] } }] },
+            }),
+          );
+        });
+      });
+      await new Promise<void>((r) => pacs.listen(0, '127.0.0.1', r));
+      try {
+        const baseUrl = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}/dicom-web`;
+        const clock = manualClock();
+        const box = outbox({ now: clock.now });
+        const sr = {
+          baseUrl,
+          studyInstanceUID: '2.25.77.1',
+          sopInstanceUID: '2.25.77.3',
+          buffer: new Uint8Array(Buffer.from('DICM sr bytes')),
+        };
+        const first = await box.enqueueDicomSr(sr);
+        expect(first.created).toBe(true);
+        expect(await box.enqueueDicomSr(sr)).toEqual({ id: first.id, created: false });
+        expect(await box.runOnce()).toEqual({ done: 1, retried: 0, dead: 0 });
+        expect(received).toHaveLength(1);
+        expect(received[0]!.contentType).toMatch(/^multipart\/related; type="application\/dicom"/);
+        expect(received[0]!.body.includes(Buffer.from('DICM sr bytes'))).toBe(true);
+        expect(await store.outboxStatus(first.id)).toMatchObject({ status: 'done' });
+      } finally {
+        await new Promise((r) => pacs.close(r));
+      }
     });
 
     it('refuses to queue an Observation without identifier or subject', async () => {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/http/logger.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
-import { createFhirWriteback, smartSettingsFromEnv } from '../../src/writeback/setup.js';
+import { smartSettingsFromEnv } from '../../src/config/writeback.js';
+import { createFhirWriteback } from '../../src/writeback/setup.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';
 import { observationsLike, patientSeed, vbqObservation } from './fixtures.js';
 

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { AppError } from '../errors.js';
-import { parseDicom, seq, str } from './dicom.js';
-import { readRoisFromSr } from './roi.js';
-import type { RoiInput } from './roi.js';
-import { SR_MANUFACTURER } from './sr-writer.js';
+/**
+ * DICOMweb client (QIDO-RS search, WADO-RS retrieve, STOW-RS store) over fetch. Knows HTTP and DICOM JSON
+ * only, nothing of measurements: imaging pulls studies with it and write-back stores SRs with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { AppError, urlForMessage } from '../errors.js';
 
 export interface DicomwebClientOptions {
   /** e.g. http://127.0.0.1:8042/dicom-web (no trailing slash needed). */
@@ -39,7 +39,7 @@ async function request(opts: DicomwebClientOptions, path: string, init: RequestI
       signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
     });
   } catch (err) {
-    throw new AppError('upstream-unavailable', `DICOMweb server unreachable at ${new URL(url).origin}`, [
+    throw new AppError('upstream-unavailable', `DICOMweb server unreachable at ${urlForMessage(url)}`, [
       err instanceof Error ? err.message : String(err),
     ]);
   }
@@ -209,88 +209,4 @@ export async function storeInstances(opts: DicomwebClientOptions, files: Uint8Ar
     throw new AppError('upstream-unavailable', `STOW-RS failed for ${result.failed.length} instance(s)`);
   }
   return result;
-}
-
-export interface FetchedStudy {
-  /** Image files of the series the ROIs reference. */
-  files: Uint8Array[];
-  rois: RoiInput;
-  srFile: Uint8Array;
-  srSopInstanceUID: string;
-  /** SR measurement groups that could not be used (named, not silently dropped). */
-  skipped: string[];
-}
-
-function srContentKey(ds: Record<string, unknown>): string {
-  const d = typeof ds.ContentDate === 'string' ? ds.ContentDate : '';
-  const t = typeof ds.ContentTime === 'string' ? ds.ContentTime : '';
-  return `${d}${t}`;
-}
-
-/**
- * Pulls what a VBQ measurement needs from a DICOMweb PACS: the newest TID 1500 ROI report of the study
- * that was not written by this service, and the image series it references. Throws `not-found` when the
- * study has no usable ROI report.
- */
-export async function fetchStudyFromDicomweb(
-  opts: DicomwebClientOptions,
-  studyInstanceUID: string,
-  select: { srSopInstanceUID?: string } = {},
-): Promise<FetchedStudy> {
-  const srSeries = await searchSeries(opts, studyInstanceUID, { modality: 'SR' });
-  const candidates: {
-    file: Uint8Array;
-    ds: Record<string, unknown>;
-    rois: ReturnType<typeof readRoisFromSr>;
-  }[] = [];
-  for (const s of srSeries) {
-    for (const file of await retrieveSeries(opts, studyInstanceUID, s.seriesInstanceUID)) {
-      const parsed = parseDicom(file, { fileName: 'SR from PACS' });
-      if (str(parsed.dataset, 'Manufacturer') === SR_MANUFACTURER) continue;
-      if (select.srSopInstanceUID && parsed.header.sopInstanceUID !== select.srSopInstanceUID) continue;
-      try {
-        const rois = readRoisFromSr(parsed.dataset);
-        if (rois.rois.length > 0) candidates.push({ file, ds: parsed.dataset, rois });
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-      }
-    }
-  }
-  candidates.sort((a, b) => srContentKey(b.ds).localeCompare(srContentKey(a.ds)));
-  const chosen = candidates[0];
-  if (!chosen) throw new AppError('not-found', 'the study has no TID 1500 ROI report to measure');
-  const referenced = new Set(chosen.rois.rois.map((r) => r.sopInstanceUID));
-  const evidenceSeries = seq(chosen.ds, 'CurrentRequestedProcedureEvidenceSequence')
-    .flatMap((st) => seq(st, 'ReferencedSeriesSequence'))
-    .filter((se) =>
-      seq(se, 'ReferencedSOPSequence').some((r) => referenced.has(str(r, 'ReferencedSOPInstanceUID') ?? '')),
-    )
-    .map((se) => str(se, 'SeriesInstanceUID'))
-    .filter((u): u is string => !!u);
-  const seriesUids =
-    evidenceSeries.length > 0
-      ? [...new Set(evidenceSeries)]
-      : (await searchSeries(opts, studyInstanceUID))
-          .filter((s) => s.modality !== 'SR')
-          .map((s) => s.seriesInstanceUID);
-  const files: Uint8Array[] = [];
-  for (const uid of seriesUids) files.push(...(await retrieveSeries(opts, studyInstanceUID, uid)));
-  const { skipped, ...rois } = chosen.rois;
-  const srSop = rois.source.kind === 'sr' ? rois.source.srSopInstanceUID : '';
-  return { files, rois, srFile: chosen.file, srSopInstanceUID: srSop, skipped };
-}
-
-/**
- * A DICOM UID derived from a seed (2.25 + 128 bits of sha256): writing the same SR twice gives the same
- * UIDs, so a re-run stores the same instance instead of a second copy.
- */
-export function uidFromSeed(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex').slice(0, 32);
-  return `2.25.${BigInt(`0x${hex}`).toString(10)}`;
-}
-
-/** A UID generator yielding `uidFromSeed(seed#1)`, `uidFromSeed(seed#2)`, ... */
-export function seededUidGenerator(seed: string): () => string {
-  let n = 0;
-  return () => uidFromSeed(`${seed}#${++n}`);
 }
