@@ -7,7 +7,6 @@ import http from 'node:http';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './http/logger.js';
 import { describeStartError, startupLine } from './config/startup.js';
-import { createRuntime } from './server.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -25,6 +24,9 @@ async function main(): Promise<void> {
   if (human) console.error(`starting spine-bone-health-cds (${config.demo ? 'demo mode' : 'service mode'})…`);
   let runtime;
   try {
+    // Imported only after the configuration is valid: a bad variable is reported at once, without first
+    // loading the whole service, and a person sees "starting" before the slow part.
+    const { createRuntime } = await import('./server.js');
     runtime = await createRuntime(config, { logger });
   } catch (err) {
     console.error(`Cannot start: ${describeStartError(err, config)}`);

@@ -8,7 +8,7 @@ export interface StartupLine {
   /** Where to point a browser or curl on this machine. */
   url: string;
   mode: 'demo mode' | 'service mode';
-  /** What to try next. */
+  /** What to try next, without a patient id (this goes to the log too). */
   next: string;
   /** The line for a person at a terminal. */
   text: string;
@@ -26,10 +26,12 @@ export function startupLine(config: Config, port: number): StartupLine {
   const url = `http://${browsableHost(config.host)}:${port}`;
   const mode = config.demo ? 'demo mode' : 'service mode';
   const next = config.demo
-    ? 'npm run demo -- demo-tlif-high-vbq'
+    ? 'npm run demo -- <demo patient id> (README, "Demo patients")'
     : `curl ${config.publicBaseUrl}/cds-services with a signed JWT from a client in CDS_CLIENTS_FILE`;
+  // The person at the terminal gets a command to paste: a synthetic demo patient, never a real one.
+  const tryText = config.demo ? 'npm run demo -- demo-tlif-high-vbq' : next;
   const where = config.host === '127.0.0.1' || config.host === '::1' ? ' (this machine only)' : '';
-  const text = `spine-bone-health-cds ready at ${url}${where} (${mode}) — try: ${next}`;
+  const text = `spine-bone-health-cds ready at ${url}${where} (${mode}) — try: ${tryText}`;
   return { url, mode, next, text };
 }
 
