@@ -6,5 +6,12 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    tags: [
+      {
+        name: 'slow',
+        description:
+          'minutes, not seconds (e.g. rebuilding the Dockerfile stages); runs in npm test and CI, leave out with --tags-filter=!slow',
+      },
+    ],
   },
 });
