@@ -58,6 +58,9 @@ const envSchema = z.object({
     .optional(),
 });
 
+/** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   production: boolean;
   port: number;
