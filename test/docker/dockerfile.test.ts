@@ -96,10 +96,11 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
     let port: number;
     let env: NodeJS.ProcessEnv;
     let output = '';
+    let config: string;
 
     beforeAll(async () => {
       port = await freePort();
-      const config = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-docker-config-'));
+      config = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-docker-config-'));
       const clients = path.join(config, 'clients.json');
       fs.writeFileSync(
         clients,
@@ -139,6 +140,7 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
         child.kill('SIGTERM');
         await exited;
       }
+      if (config) fs.rmSync(config, { recursive: true, force: true });
     });
 
     it('answers /readyz with the store and knowledge base ready, in production mode', async () => {

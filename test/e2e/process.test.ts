@@ -227,7 +227,12 @@ describe('at a terminal', () => {
         `spine-bone-health-cds ready at http://localhost:${port} (service mode) — try: curl https://cds.example.org/cds-services`,
       );
     } finally {
-      if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+      if (child.pid && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(-child.pid, 'SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
 });
