@@ -40,10 +40,10 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
   let runtime: BuiltStage;
   let work: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     stages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-docker-'));
-    built = buildStages(stages, ROOT, work, {
+    built = await buildStages(stages, ROOT, work, {
       // The local npm cache first: the lock file pins every version, so the result is the same.
       runEnv: { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
     });

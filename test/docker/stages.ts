@@ -9,7 +9,7 @@
  * this reproduction does not understand (wildcards, ADD, heredocs, unknown flags) throws, so a Dockerfile
  * change can never be silently skipped.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -208,13 +208,25 @@ export function stageEnv(stage: Stage, root: string, extra: NodeJS.ProcessEnv = 
   return { ...env, ...extra };
 }
 
-/** Builds the stages in order into `workDir`/<stage name>. */
-export function buildStages(
+function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sh', ['-c', command], { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stdout}${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Builds the stages into `workDir`/<stage name>. Stages that do not copy from each other are built at the
+ * same time, as BuildKit does (here: the build stage's tsc while the deps stage's npm ci runs).
+ */
+export async function buildStages(
   stages: Stage[],
   context: string,
   workDir: string,
   options: { runEnv?: NodeJS.ProcessEnv; log?: (line: string) => void } = {},
-): Map<string, BuiltStage> {
+): Promise<Map<string, BuiltStage>> {
   const dockerignore = fs.existsSync(path.join(context, '.dockerignore'))
     ? fs.readFileSync(path.join(context, '.dockerignore'), 'utf8')
     : '';
@@ -224,7 +236,18 @@ export function buildStages(
     return rel === '' || !ig.ignores(rel.split(path.sep).join('/'));
   };
   const built = new Map<string, BuiltStage>();
-  for (const stage of stages) {
+  const pending = new Map<string, Promise<BuiltStage>>();
+  const buildOne = async (stage: Stage): Promise<BuiltStage> => {
+    for (const step of stage.steps) {
+      if (step.kind !== 'copy' || !step.from) continue;
+      const dependency = pending.get(step.from);
+      if (!dependency) {
+        throw new Error(
+          `Dockerfile line ${step.line}: COPY --from=${step.from}: no earlier stage of that name`,
+        );
+      }
+      await dependency;
+    }
     const root = path.join(workDir, stage.name);
     fs.mkdirSync(inRoot(root, stage.workdir), { recursive: true });
     const env = stageEnv(stage, root, options.runEnv);
@@ -233,11 +256,10 @@ export function buildStages(
       if (step.kind === 'run') {
         options.log?.(`[${stage.name}] RUN ${step.command}`);
         try {
-          execFileSync('sh', ['-c', step.command], { cwd, env, stdio: 'pipe', maxBuffer: 64 * 1024 * 1024 });
+          await run(step.command, cwd, env);
         } catch (err) {
-          const e = err as { stderr?: Buffer; stdout?: Buffer };
           throw new Error(
-            `Dockerfile line ${step.line} (stage ${stage.name}): RUN ${step.command} failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`,
+            `Dockerfile line ${step.line} (stage ${stage.name}): RUN ${step.command} failed: ${(err as Error).message}`,
           );
         }
         continue;
@@ -270,7 +292,16 @@ export function buildStages(
         copyInto(src, inRoot(root, destAbs), destIsDir, fromRoot ? () => true : inContext);
       }
     }
-    built.set(stage.name, { stage, root, env });
+    const result = { stage, root, env };
+    built.set(stage.name, result);
+    return result;
+  };
+  for (const stage of stages) {
+    const promise = buildOne(stage);
+    // Reported through Promise.all below; this only keeps an early failure from being "unhandled".
+    promise.catch(() => undefined);
+    pending.set(stage.name, promise);
   }
+  await Promise.all(pending.values());
   return built;
 }
