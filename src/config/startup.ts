@@ -60,12 +60,17 @@ function errorChain(err: unknown): { code?: unknown; message?: unknown; errors?:
   return out;
 }
 
-function isDatabaseConnectError(err: unknown): boolean {
-  return errorChain(err).some(
-    (e) =>
+function isDatabaseConnectError(err: unknown, databaseUrl: string): boolean {
+  const dbPort = Number(URL.canParse(databaseUrl) ? new URL(databaseUrl).port || 5432 : 5432);
+  return errorChain(err).some((e) => {
+    const port = (e as { port?: unknown }).port;
+    // A network error about another port (not the database's) is someone else's failure.
+    if (typeof port === 'number' && port !== dbPort) return false;
+    return (
       (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_CONNECT.test(e.code))) ||
-      (typeof e.message === 'string' && /when trying to connect|Connection terminated/i.test(e.message)),
-  );
+      (typeof e.message === 'string' && /when trying to connect|Connection terminated/i.test(e.message))
+    );
+  });
 }
 
 /** DATABASE_URL without its password, for messages. */
@@ -97,7 +102,7 @@ export function describeStartError(err: unknown, config: Pick<Config, 'databaseU
         message = message.split(secret).join('***');
       }
     }
-    if (isDatabaseConnectError(err)) {
+    if (isDatabaseConnectError(err, config.databaseUrl)) {
       return `cannot connect to the PostgreSQL server in DATABASE_URL (${redactDatabaseUrl(config.databaseUrl)}): ${message}`;
     }
   }

@@ -71,6 +71,16 @@ describe('start-up errors name the variable at fault', () => {
     );
   });
 
+  it('a refused connection to another port is not blamed on DATABASE_URL', () => {
+    const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8443'), {
+      code: 'ECONNREFUSED',
+      port: 8443,
+    });
+    expect(describeStartError(err, { databaseUrl: 'postgres://u@127.0.0.1:5432/d' })).toBe(
+      'connect ECONNREFUSED 127.0.0.1:8443',
+    );
+  });
+
   it('other failures keep their own message (they name their file themselves)', () => {
     expect(describeStartError(new Error('KNOWLEDGE_OVERRIDES_FILE /x.json: bad'), {})).toBe(
       'KNOWLEDGE_OVERRIDES_FILE /x.json: bad',
