@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile TypeScript in a build stage, ship only production dependencies, run as a
 # non-root user. Node 24 is an LTS line; override with --build-arg NODE_VERSION=<major> to follow the
-# newest LTS.
+# newest LTS. test/docker/dockerfile.test.ts rebuilds every stage from exactly what it copies and starts
+# the runtime stage, so a file missing here fails the tests, not a hospital's build.
 ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
@@ -9,13 +10,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# `npm run build` = tsc, then scripts/copy-assets.mjs copies the demo seed (JSON read at run time) to dist/.
+COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+# `data` is an empty directory that becomes DATA_DIR, owned by the non-root user (COPY --chown below), so
+# the runtime stage needs no RUN step as root.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && mkdir -p data
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -23,14 +28,16 @@ ENV NODE_ENV=production \
     DATA_DIR=/var/lib/spine-bone-health-cds
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps --chown=node:node /app/data $DATA_DIR
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY cds-services ./cds-services
 COPY fhir-profiles/fsh-generated ./fhir-profiles/fsh-generated
-COPY src/demo/seed ./dist/src/demo/seed
-RUN mkdir -p "$DATA_DIR" && chown node:node "$DATA_DIR"
+COPY scripts/healthcheck.mjs ./scripts/
 USER node
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Asks the address the service listens on (HOST and PORT as configured for the container; a wildcard HOST
+# is asked on loopback).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "/app/scripts/healthcheck.mjs"]
 CMD ["node", "dist/src/index.js"]

@@ -1,14 +1,15 @@
 /**
  * Process entry: load configuration, build the service, listen, shut down cleanly on SIGTERM/SIGINT.
- * Bad configuration or knowledge base: a clear message on stderr and exit code 1.
+ * Bad configuration or knowledge base: a clear message on stderr naming the variable or file at fault,
+ * and exit code 1.
  */
 import http from 'node:http';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './http/logger.js';
-import { createRuntime } from './server.js';
+import { describeStartError, startupLine } from './config/startup.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -18,22 +19,43 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  // People at a terminal get plain sentences on stderr; log collectors (no TTY) get JSON lines only.
+  const human = process.stderr.isTTY === true;
+  if (human) console.error(`starting spine-bone-health-cds (${config.demo ? 'demo mode' : 'service mode'})…`);
   let runtime;
   try {
+    // Imported only after the configuration is valid: a bad variable is reported at once, without first
+    // loading the whole service, and a person sees "starting" before the slow part.
+    const { createRuntime } = await import('./server.js');
     runtime = await createRuntime(config, { logger });
   } catch (err) {
-    console.error(`Cannot start: ${(err as Error).message}`);
+    console.error(`Cannot start: ${describeStartError(err, config)}`);
     process.exit(1);
   }
   const server = http.createServer(runtime.app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
   server.on('error', (err) => {
-    console.error(`Cannot listen on ${config.host}:${config.port}: ${err.message}`);
+    console.error(`Cannot listen on ${config.host}:${config.port} (HOST, PORT): ${err.message}`);
     process.exit(1);
   });
   server.listen(config.port, config.host, () => {
-    logger.info({ port: config.port, publicBaseUrl: config.publicBaseUrl, demo: config.demo }, 'listening');
+    const { port } = server.address() as { port: number };
+    const line = startupLine(config, port);
+    logger.info(
+      {
+        port,
+        host: config.host,
+        url: line.url,
+        publicBaseUrl: config.publicBaseUrl,
+        mode: line.mode,
+        demo: config.demo,
+        next: line.next,
+        startupMs: Math.round(performance.now()),
+      },
+      'ready',
+    );
+    if (human) console.error(line.text);
   });
 
   let stopping = false;

@@ -66,6 +66,9 @@ const envSchema = z.object({
     .optional(),
 });
 
+/** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   production: boolean;
   port: number;
@@ -108,50 +111,68 @@ export interface Config {
   databaseStartupTimeoutMs: number;
 }
 
-/** Parses and validates the environment. Throws ConfigError naming every bad variable. */
+/**
+ * Variables whose empty value is a mistake rather than "unset": `PORT=` in a compose file or a shell
+ * would otherwise silently become 3000 and listen where nobody expects.
+ */
+const EMPTY_IS_ERROR = ['PORT', 'HOST'] as const;
+
+/** Loopback: demo mode serves an embedded FHIR server and a demo client key, so not on every interface. */
+const DEMO_DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_HOST = '0.0.0.0';
+
+/** Parses and validates the environment. Throws ConfigError naming every bad variable at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  for (const name of EMPTY_IS_ERROR) {
+    if (env[name] !== undefined && env[name].trim() === '') {
+      problems.push(`${name}: ${name} is set but empty (unset it to use the default)`);
+    }
+  }
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+    problems.push(...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  const e = parsed.data;
+  // The rules below need the parsed values; with schema errors they are checked on what did parse, so
+  // one run lists every problem.
+  const e: z.infer<typeof envSchema> = parsed.success ? parsed.data : partialEnv(env);
   const production = e.NODE_ENV === 'production';
   const port = e.PORT ?? 3000;
   const demoSetting = e.DEMO_MODE ?? 'auto';
   if (production && !e.CDS_CLIENTS_FILE) {
-    throw new ConfigError('Invalid configuration:\n  CDS_CLIENTS_FILE is required when NODE_ENV=production');
+    problems.push('CDS_CLIENTS_FILE is required when NODE_ENV=production');
   }
   if (production && demoSetting === 'on') {
-    throw new ConfigError('Invalid configuration:\n  DEMO_MODE=on is not allowed when NODE_ENV=production');
+    problems.push('DEMO_MODE=on is not allowed when NODE_ENV=production');
   }
   const demo = demoSetting === 'on' || (demoSetting === 'auto' && !production && !e.CDS_CLIENTS_FILE);
   let smart: ReturnType<typeof smartSettingsFromEnv>;
   try {
     smart = smartSettingsFromEnv(env);
   } catch (err) {
-    throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+    problems.push((err as Error).message);
   }
   if ((e.FHIR_WRITE_TOKEN || smart) && !e.FHIR_WRITE_BASE_URL) {
-    throw new ConfigError(
-      'Invalid configuration:\n  FHIR write-back credentials are set but FHIR_WRITE_BASE_URL is not',
-    );
+    problems.push('FHIR write-back credentials are set but FHIR_WRITE_BASE_URL is not');
   }
   if (e.FHIR_WRITE_TOKEN && smart) {
-    throw new ConfigError(
-      'Invalid configuration:\n  set either FHIR_WRITE_TOKEN or the SMART Backend Services variables (FHIR_WRITE_TOKEN_URL...), not both',
+    problems.push(
+      'set either FHIR_WRITE_TOKEN or the SMART Backend Services variables (FHIR_WRITE_TOKEN_URL...), not both',
     );
   }
   if (e.FHIR_WRITE_BASE_URL && !e.DICOM_PATIENT_IDENTIFIER_SYSTEM) {
-    throw new ConfigError(
-      'Invalid configuration:\n  DICOM_PATIENT_IDENTIFIER_SYSTEM is required with FHIR_WRITE_BASE_URL (the identifier system of the DICOM PatientID, e.g. your MRN system)',
+    problems.push(
+      'DICOM_PATIENT_IDENTIFIER_SYSTEM is required with FHIR_WRITE_BASE_URL (the identifier system of the DICOM PatientID, e.g. your MRN system)',
     );
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     production,
     port,
-    host: e.HOST ?? '0.0.0.0',
+    host: e.HOST ?? (demo ? DEMO_DEFAULT_HOST : DEFAULT_HOST),
     publicBaseUrl,
     cdsClientsFile: e.CDS_CLIENTS_FILE,
     databaseUrl: e.DATABASE_URL,
@@ -187,4 +208,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseStartupTimeoutMs: e.DATABASE_STARTUP_TIMEOUT_MS ?? 30_000,
   };
+}
+
+/** The variables that parse on their own, so the cross-variable rules can still run when others are bad. */
+function partialEnv(env: NodeJS.ProcessEnv): z.infer<typeof envSchema> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const value = env[key];
+    if (value === undefined || value === '') continue;
+    const r = schema.safeParse(value);
+    if (r.success) out[key] = r.data;
+  }
+  return out as z.infer<typeof envSchema>;
 }

@@ -27,7 +27,9 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return pino(
     {
       level,
-      base: { service: 'spine-bone-health-cds' },
+      // `app`, not `service`: request lines also carry `cdsService` (the CDS service id), and a key that
+      // appears twice in one JSON line is kept only once by most log tools.
+      base: { app: 'spine-bone-health-cds' },
       redact: { paths: REDACT, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -70,6 +70,36 @@ describe('configuration from the environment', () => {
     }
   });
 
+  it.each(['PORT', 'HOST'])('%s set but empty is a ConfigError naming it, not the default', (name) => {
+    expect(() => loadConfig({ [name]: '' })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: '' })).toThrow(new RegExp(`${name}: ${name} is set but empty`));
+    expect(() => loadConfig({ [name]: '  ' })).toThrow(new RegExp(`${name} is set but empty`));
+  });
+
+  it('demo mode listens on loopback unless HOST says otherwise; service mode on every interface', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ CDS_CLIENTS_FILE: '/etc/clients.json' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ CDS_CLIENTS_FILE: '/etc/clients.json', DEMO_MODE: 'on' }).host).toBe('127.0.0.1');
+  });
+
+  it('schema errors and cross-variable rules are listed together, one line each', () => {
+    try {
+      loadConfig({
+        PORT: '',
+        LOG_LEVEL: 'loud',
+        NODE_ENV: 'production',
+        FHIR_WRITE_BASE_URL: 'https://fhir.example.org',
+      });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const lines = (err as Error).message.split('\n').slice(1);
+      expect(lines).toHaveLength(4);
+      expect(lines.join('\n')).toMatch(/PORT[\s\S]*LOG_LEVEL[\s\S]*CDS_CLIENTS_FILE[\s\S]*DICOM_PATIENT/);
+    }
+  });
+
   describe('write-back', () => {
     const base = {
       FHIR_WRITE_BASE_URL: 'https://fhir.example.org/r4/',

@@ -39,7 +39,9 @@ function run(
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  // Generous: the first start on a busy 2-core CI machine compiles and loads a lot.
+  const deadline = Date.now() + 110_000;
+  while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     try {
       const res = await fetch(url);
@@ -62,9 +64,9 @@ describe('the service as a process (npm start) in demo mode', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-e2e-'));
+    // No HOST: demo mode must choose loopback by itself.
     env = {
       PORT: String(port),
-      HOST: '127.0.0.1',
       PUBLIC_BASE_URL: base,
       DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
@@ -73,7 +75,7 @@ describe('the service as a process (npm start) in demo mode', () => {
     delete env.CDS_CLIENTS_FILE;
     child = spawn(TSX, ['src/index.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...env, CDS_CLIENTS_FILE: '', DATABASE_URL: '' },
+      env: { ...process.env, ...env, CDS_CLIENTS_FILE: '', DATABASE_URL: '', HOST: undefined },
     });
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -117,6 +119,24 @@ describe('the service as a process (npm start) in demo mode', () => {
     expect(res.stdout).toMatch(/VBQ \d\.\d+/);
   });
 
+  it('logs one JSON "ready" line (stderr is not a terminal) and listens on loopback only in demo mode', () => {
+    const ready = output
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'ready');
+    expect(ready).toHaveLength(1);
+    expect(ready[0]).toMatchObject({
+      app: 'spine-bone-health-cds',
+      host: '127.0.0.1',
+      url: `http://localhost:${env.PORT}`,
+      mode: 'demo mode',
+      next: expect.stringContaining('npm run demo --'),
+    });
+    expect(ready[0]).not.toHaveProperty('service');
+    expect(output).not.toContain('ready at');
+  });
+
   it('logs are JSON lines without tokens or patient ids', () => {
     const lines = output.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
@@ -132,12 +152,21 @@ describe('the service as a process (npm start) in demo mode', () => {
   });
 });
 
-describe('bad configuration', () => {
+// Each test starts a process (tsx compiles on the fly): seconds when idle, more on a busy CI machine.
+describe('bad configuration', { timeout: 90_000 }, () => {
   it('exits with code 1 and names the variable', async () => {
     const res = await run(['src/index.ts'], { PORT: 'not-a-port' });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('PORT must be a whole number');
+    // stderr is not a terminal here: no sentences for people, only the error.
+    expect(res.stderr).not.toContain('starting');
     expect(res.stderr).not.toMatch(/at .*\(.*\.ts:\d+/);
+  });
+
+  it('an empty PORT= is an error naming PORT, not a silent 3000', async () => {
+    const res = await run(['src/index.ts'], { PORT: '' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('PORT: PORT is set but empty');
   });
 
   it('NODE_ENV=production without CDS_CLIENTS_FILE exits with code 1', async () => {
@@ -162,4 +191,50 @@ describe('bad configuration', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('overrides.json');
   });
+});
+
+describe('at a terminal', () => {
+  it('says where it is ready, in which mode and what to try, on stderr', async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-tty-'));
+    const clients = path.join(dir, 'clients.json');
+    fs.writeFileSync(
+      clients,
+      JSON.stringify([{ iss: 'https://ehr.example.org', jku: ['https://ehr.example.org/jwks.json'] }]),
+    );
+    // util-linux `script` gives the process a pseudo-terminal, as a person's shell would.
+    const child = spawn('script', ['-qec', `${TSX} src/index.ts`, '/dev/null'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DATA_DIR: dir,
+        CDS_CLIENTS_FILE: clients,
+        PUBLIC_BASE_URL: 'https://cds.example.org',
+        DATABASE_URL: '',
+        HOST: undefined,
+      },
+    });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    try {
+      const deadline = Date.now() + 110_000;
+      while (Date.now() < deadline && !/ready at/.test(text) && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(text).toContain('starting spine-bone-health-cds (service mode)');
+      expect(text).toContain(
+        `spine-bone-health-cds ready at http://localhost:${port} (service mode) — try: curl https://cds.example.org/cds-services`,
+      );
+    } finally {
+      if (child.pid && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(-child.pid, 'SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });

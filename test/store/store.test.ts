@@ -1,18 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, migrate } from '../../src/store/db.js';
 import type { Store } from '../../src/store/store.js';
 import { storeBackends } from '../helpers/store.js';
 
 for (const backend of storeBackends()) {
   describe(`store on ${backend.name}`, () => {
-    let store: Store | undefined;
-    afterEach(async () => {
+    // One store per back-end for the whole file: opening one (an embedded PostgreSQL's initdb, or a fresh
+    // schema and its migrations) costs seconds, the tests below milliseconds. Each test uses its own keys;
+    // only the outbox test counts rows, and it is the only one that writes outbox rows.
+    let store: Store;
+    beforeAll(async () => {
+      store = await backend.open();
+    });
+    afterAll(async () => {
       await store?.close();
-      store = undefined;
     });
 
     it('applies migrations once and again without error (idempotent)', async () => {
-      store = await backend.open();
       await migrate(store.db);
       const rows = await store.db.query<{ version: number }>(
         'SELECT version FROM schema_migrations ORDER BY version',
@@ -21,7 +25,6 @@ for (const backend of storeBackends()) {
     });
 
     it('remembers a jti until its token expires and refuses its replay', async () => {
-      store = await backend.open();
       const exp = new Date(Date.now() + 60_000);
       expect(await store.claimJti('iss-a', 'j1', exp)).toBe(true);
       expect(await store.claimJti('iss-a', 'j1', exp)).toBe(false);
@@ -34,7 +37,6 @@ for (const backend of storeBackends()) {
     });
 
     it('stores feedback once per exact duplicate and keeps distinct entries', async () => {
-      store = await backend.open();
       const entry = {
         serviceId: 's',
         cardUuid: 'c1',
@@ -56,7 +58,6 @@ for (const backend of storeBackends()) {
     });
 
     it('suppresses a card shown by the other hook of the same hookInstance, not on a retry of the same hook', async () => {
-      store = await backend.open();
       const exp = new Date(Date.now() + 60_000);
       expect([...(await store.claimCards('h1', 'order-select', ['a', 'b'], exp))]).toEqual([]);
       expect([...(await store.claimCards('h1', 'order-select', ['a'], exp))]).toEqual([]);
@@ -65,7 +66,6 @@ for (const backend of storeBackends()) {
     });
 
     it('leases outbox items exclusively, retries failures and completes them', async () => {
-      store = await backend.open();
       const first = await store.enqueue('fhir-create', 'k1', { x: 1 });
       const again = await store.enqueue('fhir-create', 'k1', { x: 1 });
       expect(again).toEqual({ id: first.id, created: false });
@@ -88,7 +88,6 @@ for (const backend of storeBackends()) {
     });
 
     it('records an audit row per hook call', async () => {
-      store = await backend.open();
       await store.recordAudit({
         at: new Date('2026-11-21T10:00:00Z'),
         serviceId: 's',

@@ -1,0 +1,186 @@
+/**
+ * The Dockerfile builds and its image runs, proven without a Docker engine: every stage is rebuilt in a
+ * clean directory from exactly what it COPYs (the build context filtered by .dockerignore, or an earlier
+ * stage), its RUN steps run there (`npm ci` may use the local npm cache), and the runtime stage's CMD is
+ * started with the image's production environment, then asked /readyz and checked with the HEALTHCHECK
+ * command. Slow (two `npm ci` and a full `tsc`): tagged `slow`; it runs in `npm test` and CI, and
+ * `npx vitest run --tags-filter='!slow'` leaves it out while iterating.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStages, inRoot, parseDockerfile, stageEnv, type BuiltStage, type Stage } from './stages.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** The exec-form command with absolute container paths re-rooted into the stage directory. */
+function hostArgs(built: BuiltStage, argv: string[]): string[] {
+  return argv.map((a) =>
+    a.startsWith('/') && fs.existsSync(inRoot(built.root, a)) ? inRoot(built.root, a) : a,
+  );
+}
+
+describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
+  let stages: Stage[];
+  let built: Map<string, BuiltStage>;
+  let runtime: BuiltStage;
+  let work: string;
+
+  beforeAll(async () => {
+    stages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-docker-'));
+    built = await buildStages(stages, ROOT, work, {
+      // The local npm cache first: the lock file pins every version, so the result is the same.
+      runEnv: { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
+    });
+    runtime = built.get(stages.at(-1)?.name ?? '') as BuiltStage;
+    // Minutes on a busy 2-core machine (two npm ci and a full tsc); about two when it is idle.
+  }, 900_000);
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  }, 300_000);
+
+  it('has a build, a production-dependencies and a runtime stage on one Node LTS base image', () => {
+    expect(stages.map((s) => s.name)).toEqual(['build', 'deps', 'runtime']);
+    const bases = new Set(stages.map((s) => s.baseImage));
+    expect(bases.size).toBe(1);
+    expect([...bases][0]).toMatch(/^node:\d+-bookworm-slim$/);
+  });
+
+  it('the build stage compiles the service and copies the demo seed next to it', () => {
+    const app = inRoot(built.get('build')!.root, '/app');
+    expect(fs.existsSync(path.join(app, 'dist/src/index.js'))).toBe(true);
+    const seed = fs.readdirSync(path.join(app, 'dist/src/demo/seed')).filter((f) => f.endsWith('.json'));
+    const sourceSeed = fs.readdirSync(path.join(ROOT, 'src/demo/seed')).filter((f) => f.endsWith('.json'));
+    expect(seed.sort()).toEqual(sourceSeed.sort());
+  });
+
+  it('the runtime stage ships production dependencies and compiled code only, as a non-root user', () => {
+    const app = inRoot(runtime.root, '/app');
+    expect(fs.existsSync(path.join(app, 'node_modules/express'))).toBe(true);
+    // Dev tools stay in the build stage.
+    for (const dev of ['vitest', 'typescript', 'eslint', 'tsx']) {
+      expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+    }
+    expect(fs.existsSync(path.join(app, 'src'))).toBe(false);
+    expect(fs.existsSync(path.join(app, 'test'))).toBe(false);
+    expect(runtime.stage.user).toBe('node');
+    expect(runtime.stage.env.NODE_ENV).toBe('production');
+    expect(runtime.stage.expose).toEqual([runtime.stage.env.PORT]);
+    // DATA_DIR exists and is handed to the non-root user (ownership itself needs a real image build).
+    const dataCopy = runtime.stage.steps.find(
+      (s) =>
+        s.kind === 'copy' && path.posix.resolve(runtime.stage.workdir, s.dest) === runtime.stage.env.DATA_DIR,
+    );
+    expect(dataCopy).toMatchObject({ kind: 'copy', chown: 'node:node' });
+    expect(fs.statSync(inRoot(runtime.root, runtime.stage.env.DATA_DIR as string)).isDirectory()).toBe(true);
+  });
+
+  describe('the runtime stage started as the image starts it', () => {
+    let child: ChildProcess;
+    let port: number;
+    let env: NodeJS.ProcessEnv;
+    let output = '';
+    let config: string;
+
+    beforeAll(async () => {
+      port = await freePort();
+      config = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-docker-config-'));
+      const clients = path.join(config, 'clients.json');
+      fs.writeFileSync(
+        clients,
+        JSON.stringify([{ iss: 'https://ehr.example.org', jku: ['https://ehr.example.org/jwks.json'] }]),
+      );
+      // Only the image's own ENV plus what `docker run -e` would add; nothing from this test process.
+      const imageEnv = stageEnv(runtime.stage, runtime.root);
+      env = {
+        PATH: process.env.PATH,
+        NODE_ENV: imageEnv.NODE_ENV,
+        PORT: String(port),
+        DATA_DIR: imageEnv.DATA_DIR,
+        HOST: '127.0.0.1',
+        CDS_CLIENTS_FILE: clients,
+        LOG_LEVEL: 'info',
+      };
+      const [cmd, ...args] = hostArgs(runtime, runtime.stage.cmd ?? []);
+      child = spawn(cmd as string, args, { cwd: inRoot(runtime.root, runtime.stage.workdir), env });
+      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+      const deadline = Date.now() + 240_000;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`runtime CMD exited with ${child.exitCode}:\n${output}`);
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`runtime CMD did not become ready:\n${output}`);
+    }, 300_000);
+
+    afterAll(async () => {
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (config) fs.rmSync(config, { recursive: true, force: true });
+    });
+
+    it('answers /readyz with the store and knowledge base ready, in production mode', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({
+        status: 'ready',
+        checks: { store: true, knowledgeBase: true },
+      });
+      // Production: no demo FHIR server.
+      expect((await fetch(`http://127.0.0.1:${port}/demo-fhir/metadata`)).status).toBe(404);
+    });
+
+    const healthcheck = (extra: NodeJS.ProcessEnv) => {
+      const [cmd, ...args] = hostArgs(runtime, runtime.stage.healthcheck?.cmd ?? []);
+      return spawnSync(cmd as string, args, {
+        cwd: inRoot(runtime.root, runtime.stage.workdir),
+        env: { ...env, ...extra },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    };
+
+    it('the HEALTHCHECK command passes on the configured HOST and PORT', () => {
+      expect(runtime.stage.healthcheck?.flags).toMatchObject({ interval: '30s', retries: '3' });
+      const res = healthcheck({});
+      expect(res.stderr).toBe('');
+      expect(res.status).toBe(0);
+    });
+
+    it('a wildcard HOST is checked on loopback', () => {
+      expect(healthcheck({ HOST: '0.0.0.0' }).status).toBe(0);
+      expect(healthcheck({ HOST: '::' }).status).toBe(0);
+    });
+
+    it('fails, saying where it asked, when nothing answers on the configured address', async () => {
+      const closed = await freePort();
+      const res = healthcheck({ PORT: String(closed) });
+      expect(res.status).toBe(1);
+      expect(res.stderr).toContain(`unhealthy: http://127.0.0.1:${closed}/healthz`);
+    });
+  });
+});
