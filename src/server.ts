@@ -13,6 +13,8 @@ import type { Config } from './config/config.js';
 import { demoClient } from './demo/demo-client.js';
 import { createEmbeddedFhirServer } from './demo/fhir-server/server.js';
 import { createImagingRouter } from './imaging/api.js';
+import { loadCareTeamAssets } from './web/assets.js';
+import { createCareTeamRouter } from './web/router.js';
 import { demoPatients, readDemoSeed } from './demo/seed/index.js';
 import { getProfileValidator } from './demo/profile-validator/validator.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -118,19 +120,49 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     },
     ...(options.mounts ?? []),
   ];
+  let careTeamClientId = config.careTeam.clientId;
+  let careTeamFhirServers = config.careTeam.fhirServers;
   if (config.demo) {
+    // The demo SMART authorization server (oidc-provider, loaded only in demo mode) in front of the
+    // embedded FHIR server, which then holds requests carrying its tokens to them.
+    const { createDemoAuthServer, DEMO_CARE_TEAM_CLIENT_ID } = await import('./demo/auth-server/index.js');
+    careTeamClientId ??= DEMO_CARE_TEAM_CLIENT_ID;
+    const auth = await createDemoAuthServer({
+      publicBaseUrl: config.publicBaseUrl,
+      clientId: careTeamClientId,
+      patients: demoPatients().map((p) => ({ id: p.id, label: `${p.id}: ${p.shows}` })),
+    });
+    careTeamFhirServers &&= [...careTeamFhirServers, auth.fhirBaseUrl];
     // Writes are validated against our profiles and base R4, as a hospital server would.
     const validator = getProfileValidator();
     const fhir = await createEmbeddedFhirServer({
       seed: loadDemoSeed(),
       validate: (r) => validator.validate(r),
+      verifyToken: (token) => auth.verifyAccessToken(token),
     });
-    mounts.push({ path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' });
+    mounts.push(
+      { path: '/demo-auth', router: auth.router, label: '/demo-auth/*' },
+      { path: '/demo-fhir/.well-known', router: auth.wellKnownRouter, label: '/demo-fhir/.well-known/*' },
+      { path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' },
+    );
     logger.info(
       { demoFhir: `${config.publicBaseUrl}/demo-fhir` },
       'demo mode: embedded FHIR server and demo client enabled',
     );
   }
+
+  mounts.push({
+    path: '/care-team',
+    label: '/care-team/*',
+    router: createCareTeamRouter({
+      kb,
+      assets: await loadCareTeamAssets(),
+      clientId: careTeamClientId,
+      scope: config.careTeam.scope,
+      allowedIss: careTeamFhirServers,
+      dxaLsc: config.careTeam.dxaLsc,
+    }),
+  });
 
   const app = createApp({
     config,

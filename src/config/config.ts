@@ -56,7 +56,33 @@ const envSchema = z.object({
     .string()
     .regex(/^(Z|[+-]\d{2}:\d{2})$/, 'DICOM_DEFAULT_TIMEZONE must be Z or a UTC offset such as +01:00')
     .optional(),
+  CARE_TEAM_CLIENT_ID: z.string().min(1).max(200).optional(),
+  CARE_TEAM_SCOPES: z
+    .string()
+    .regex(
+      /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/,
+      'CARE_TEAM_SCOPES must be space-separated scopes',
+    )
+    .optional(),
+  CARE_TEAM_FHIR_SERVERS: z
+    .string()
+    .refine(
+      (v) =>
+        v.split(',').every((u) => URL.canParse(u.trim()) && /^https?:$/.test(new URL(u.trim()).protocol)),
+      'CARE_TEAM_FHIR_SERVERS must be comma-separated http(s) URLs',
+    )
+    .optional(),
+  CARE_TEAM_DXA_LSC: z
+    .string()
+    .regex(
+      /^(lumbar-spine|total-hip|femoral-neck|forearm)=\d+(\.\d+)?(,(lumbar-spine|total-hip|femoral-neck|forearm)=\d+(\.\d+)?)*$/,
+      'CARE_TEAM_DXA_LSC must look like total-hip=0.3,lumbar-spine=0.25 (T-score units)',
+    )
+    .optional(),
 });
+
+/** SMART v2 scopes the care-team view asks for; EHRs on SMART v1 get `patient/*.read` instead. */
+export const CARE_TEAM_DEFAULT_SCOPES = 'launch launch/patient openid fhirUser patient/*.rs';
 
 export interface Config {
   production: boolean;
@@ -90,6 +116,16 @@ export interface Config {
   imagingMaxUploadBytes?: number;
   /** UTC offset for DICOM times that carry none; without it Observations carry the date only. */
   dicomDefaultTimezone?: string;
+  /** The care-team view (SMART app at /care-team): registration with the EHR's authorization server. */
+  careTeam: {
+    /** Client id registered with the EHR; in demo mode the demo authorization server's client by default. */
+    clientId?: string;
+    scope: string;
+    /** FHIR servers (iss) the view may be launched against; undefined = any (demo: the demo FHIR server is added). */
+    fhirServers?: string[];
+    /** DXA least significant change by site in T-score units, drawn as a band; absent sites get a note. */
+    dxaLsc: Record<string, number>;
+  };
 }
 
 /** Parses and validates the environment. Throws ConfigError naming every bad variable. */
@@ -158,5 +194,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
     imagingMaxUploadBytes: e.IMAGING_MAX_UPLOAD_BYTES,
     dicomDefaultTimezone: e.DICOM_DEFAULT_TIMEZONE,
+    careTeam: {
+      clientId: e.CARE_TEAM_CLIENT_ID,
+      scope: e.CARE_TEAM_SCOPES ?? CARE_TEAM_DEFAULT_SCOPES,
+      fhirServers: e.CARE_TEAM_FHIR_SERVERS?.split(',').map((u) => u.trim().replace(/\/+$/, '')),
+      dxaLsc: Object.fromEntries(
+        (e.CARE_TEAM_DXA_LSC?.split(',') ?? []).map((pair) => {
+          const [site, value] = pair.split('=');
+          return [site ?? '', Number(value)];
+        }),
+      ),
+    },
   };
 }
