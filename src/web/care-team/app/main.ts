@@ -68,7 +68,7 @@ function table(caption: string, head: string[], rows: (string | Node)[][], class
 const POINT_COLORS = ['#1f4e79', '#7a3b00', '#3b5f1f', '#5b2a86'];
 const DAY = 86_400_000;
 
-function plotSeries(k: KnowledgeView, s: Series): Element {
+function plotSeries(k: KnowledgeView, s: Series, describedBy: string): Element {
   const dates = s.points.map((p) => p.date.getTime());
   const lo = Math.min(...dates);
   const hi = Math.max(...dates);
@@ -85,7 +85,7 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
   const procedureCutoffs = s.drawn.filter((c) => c.role === 'procedure-specific');
   const screeningCutoffs = s.drawn.filter((c) => c.role !== 'procedure-specific');
   const labelled = s.drawn.map((c) => ({ ...c, label: cutoffLabel(k, c) }));
-  return Plot.plot({
+  const chart = Plot.plot({
     width: 760,
     height: 260,
     marginLeft: 56,
@@ -93,7 +93,6 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
     marginTop: 24,
     style: { fontSize: '12px', color: '#1a1a1a', background: '#ffffff' },
     ariaLabel: `${s.label} over time with the cutoffs for the planned procedure`,
-    ariaDescription: `The table below the plot lists the same ${s.points.length} measurement(s) and cutoffs.`,
     x: { type: 'utc', domain: [new Date(lo - pad), new Date(hi + pad)], label: 'Date', grid: false },
     y: { domain: [vmin - vpad, vmax + vpad], label: s.unit ? `${s.label} (${s.unit})` : s.label, grid: true },
     color: { type: 'categorical', domain: groups, range: POINT_COLORS, legend: groups.length > 1 },
@@ -103,14 +102,14 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
         y: 'threshold',
         stroke: '#b00020',
         strokeWidth: 2,
-        ariaLabel: 'procedure cutoff',
+        className: 'mark-procedure-cutoff',
       }),
       Plot.ruleY(screeningCutoffs, {
         y: 'threshold',
         stroke: '#4d4d4d',
         strokeWidth: 1.5,
         strokeDasharray: '6,4',
-        ariaLabel: 'screening cutoff',
+        className: 'mark-screening-cutoff',
       }),
       Plot.text(labelled, {
         y: 'threshold',
@@ -120,7 +119,7 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
         dx: 4,
         dy: -7,
         fill: (d: KnowledgeCutoff) => (d.role === 'procedure-specific' ? '#b00020' : '#333333'),
-        ariaLabel: 'cutoff label',
+        className: 'mark-cutoff-label',
       }),
       Plot.ruleX(withLsc, {
         x: 'date',
@@ -129,9 +128,16 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
         stroke: 'group',
         strokeWidth: 10,
         strokeOpacity: 0.25,
-        ariaLabel: 'least significant change',
+        className: 'mark-lsc',
       }),
-      Plot.line(s.points, { x: 'date', y: 'value', z: 'group', stroke: 'group', strokeOpacity: 0.6 }),
+      Plot.line(s.points, {
+        x: 'date',
+        y: 'value',
+        z: 'group',
+        stroke: 'group',
+        strokeOpacity: 0.6,
+        className: 'mark-trend',
+      }),
       Plot.dot(s.points, {
         x: 'date',
         y: 'value',
@@ -139,7 +145,7 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
         symbol: 'group',
         r: 6,
         stroke: '#ffffff',
-        ariaLabel: 'measurement',
+        className: 'mark-measurement',
         title: (p: Point) => `${fmtDate(p.date)}: ${p.value} (${p.group})`,
       }),
       Plot.text(s.points, {
@@ -149,10 +155,17 @@ function plotSeries(k: KnowledgeView, s: Series): Element {
         dx: 10,
         textAnchor: 'start',
         fill: '#1a1a1a',
-        ariaLabel: 'measurement value',
+        className: 'mark-measurement-value',
       }),
     ],
   });
+  // The plot is one image for assistive technology; the table under it is its text alternative. Plot labels
+  // its inner <g> groups with aria-label, which ARIA does not allow on elements without a role.
+  const svg = chart instanceof SVGSVGElement ? chart : chart.querySelector('svg');
+  svg?.setAttribute('role', 'img');
+  svg?.setAttribute('aria-describedby', describedBy);
+  chart.querySelectorAll('g[aria-label]').forEach((g) => g.removeAttribute('aria-label'));
+  return chart;
 }
 
 function seriesSection(k: KnowledgeView, s: Series, idx: number): HTMLElement {
@@ -194,10 +207,10 @@ function seriesSection(k: KnowledgeView, s: Series, idx: number): HTMLElement {
     el(
       'figure',
       { class: 'plot' },
-      plotSeries(k, s),
+      plotSeries(k, s, `${id}-caption`),
       el(
         'figcaption',
-        {},
+        { id: `${id}-caption` },
         `${s.label}: every measurement on record, with the cutoffs that apply. Values and cutoffs are listed in the tables below.`,
       ),
     ),
