@@ -15,6 +15,8 @@ import { createEmbeddedFhirServer } from './demo/fhir-server/server.js';
 import { createImagingRouter } from './imaging/api.js';
 import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
+import { deferredRouter } from './web/deferred-router.js';
+import { DEMO_CARE_TEAM_CLIENT_ID } from './demo/auth-server/constants.js';
 import { demoPatients, readDemoSeed } from './demo/seed/index.js';
 import { getProfileValidator } from './demo/profile-validator/validator.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -124,25 +126,46 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   let careTeamFhirServers = config.careTeam.fhirServers;
   if (config.demo) {
     // The demo SMART authorization server (oidc-provider, loaded only in demo mode) in front of the
-    // embedded FHIR server, which then holds requests carrying its tokens to them.
-    const { createDemoAuthServer, DEMO_CARE_TEAM_CLIENT_ID } = await import('./demo/auth-server/index.js');
+    // embedded FHIR server, which then holds requests carrying its tokens to them. It starts in the
+    // background; early requests wait for it.
     careTeamClientId ??= DEMO_CARE_TEAM_CLIENT_ID;
-    const auth = await createDemoAuthServer({
-      publicBaseUrl: config.publicBaseUrl,
-      clientId: careTeamClientId,
-      patients: demoPatients().map((p) => ({ id: p.id, label: `${p.id}: ${p.shows}` })),
-    });
-    careTeamFhirServers &&= [...careTeamFhirServers, auth.fhirBaseUrl];
+    const auth = import('./demo/auth-server/index.js').then((m) =>
+      m.createDemoAuthServer({
+        publicBaseUrl: config.publicBaseUrl,
+        clientId: careTeamClientId,
+        logger,
+        patients: demoPatients().map((p) => ({ id: p.id, label: `${p.id}: ${p.shows}` })),
+      }),
+    );
+    auth.catch((err: unknown) =>
+      logger.error({ err: { message: (err as Error).message } }, 'demo authorization server failed'),
+    );
+    const fhirBaseUrl = `${config.publicBaseUrl}/demo-fhir`;
+    careTeamFhirServers &&= [...careTeamFhirServers, fhirBaseUrl];
     // Writes are validated against our profiles and base R4, as a hospital server would.
     const validator = getProfileValidator();
     const fhir = await createEmbeddedFhirServer({
       seed: loadDemoSeed(),
       validate: (r) => validator.validate(r),
-      verifyToken: (token) => auth.verifyAccessToken(token),
+      verifyToken: (token) => auth.then((a) => a.verifyAccessToken(token)),
     });
     mounts.push(
-      { path: '/demo-auth', router: auth.router, label: '/demo-auth/*' },
-      { path: '/demo-fhir/.well-known', router: auth.wellKnownRouter, label: '/demo-fhir/.well-known/*' },
+      {
+        path: '/demo-auth',
+        router: deferredRouter(
+          auth.then((a) => a.router),
+          'The demo authorization server',
+        ),
+        label: '/demo-auth/*',
+      },
+      {
+        path: '/demo-fhir/.well-known',
+        router: deferredRouter(
+          auth.then((a) => a.wellKnownRouter),
+          'The demo authorization server',
+        ),
+        label: '/demo-fhir/.well-known/*',
+      },
       { path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' },
     );
     logger.info(
@@ -151,12 +174,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     );
   }
 
+  // Under tsx the view is bundled in memory (esbuild) while the service starts; dist serves the prebuilt copy.
+  const careTeamAssets = loadCareTeamAssets();
+  careTeamAssets.catch((err: unknown) =>
+    logger.error({ err: { message: (err as Error).message } }, 'care-team view bundle failed'),
+  );
   mounts.push({
     path: '/care-team',
     label: '/care-team/*',
     router: createCareTeamRouter({
       kb,
-      assets: await loadCareTeamAssets(),
+      assets: careTeamAssets,
       clientId: careTeamClientId,
       scope: config.careTeam.scope,
       allowedIss: careTeamFhirServers,

@@ -12,7 +12,8 @@ import { buildKnowledgeView } from './knowledge-view.js';
 
 export interface CareTeamRouterOptions {
   kb: KnowledgeBase;
-  assets: CareTeamAssets;
+  /** The bundle; may still be building when the router is made (requests then wait for it). */
+  assets: Promise<CareTeamAssets>;
   /** The client id registered with the EHR's authorization server; without it launches are refused. */
   clientId: string | undefined;
   /** Scopes the app asks for (SMART v2 by default; v1 for older EHRs). */
@@ -36,7 +37,19 @@ const CSP = [
   "object-src 'none'",
 ].join('; ');
 
-function send(res: Response, file: StaticFile | undefined, cache: string): void {
+async function send(
+  res: Response,
+  pending: Promise<CareTeamAssets>,
+  name: string,
+  cache: string,
+): Promise<void> {
+  let assets: CareTeamAssets;
+  try {
+    assets = await pending;
+  } catch {
+    throw new AppError('not-ready', 'The care-team view is not available (its bundle failed to build)');
+  }
+  const file: StaticFile | undefined = assets.get(name);
   if (!file) throw new AppError('not-found', 'No such file');
   res.set({
     'Content-Type': file.contentType,
@@ -71,7 +84,7 @@ export function createCareTeamRouter(options: CareTeamRouterOptions): Router {
     res.json({ clientId: options.clientId, scope: options.scope });
   });
 
-  router.get('/launch', (req: Request, res: Response) => {
+  router.get('/launch', async (req: Request, res: Response) => {
     const iss = single(req.query.iss);
     const launch = req.query.launch;
     if (!iss || !URL.canParse(iss) || !/^https?:$/.test(new URL(iss).protocol)) {
@@ -89,17 +102,17 @@ export function createCareTeamRouter(options: CareTeamRouterOptions): Router {
     if (!options.clientId) {
       throw new AppError('not-ready', 'The care-team view has no client id (set CARE_TEAM_CLIENT_ID)');
     }
-    send(res, options.assets.get('launch.html'), 'no-store');
+    await send(res, options.assets, 'launch.html', 'no-store');
   });
 
-  router.get(['/', '/index.html'], (_req: Request, res: Response) => {
-    send(res, options.assets.get('index.html'), 'no-store');
+  router.get(['/', '/index.html'], async (_req: Request, res: Response) => {
+    await send(res, options.assets, 'index.html', 'no-store');
   });
 
-  router.get('/assets/:file', (req: Request, res: Response) => {
+  router.get('/assets/:file', async (req: Request, res: Response) => {
     const name = single(req.params.file) ?? '';
     if (!/^[a-z0-9-]+\.(js|css|txt)$/.test(name)) throw new AppError('not-found', 'No such file');
-    send(res, options.assets.get(`assets/${name}`), 'public, max-age=300');
+    await send(res, options.assets, `assets/${name}`, 'public, max-age=300');
   });
 
   return router;

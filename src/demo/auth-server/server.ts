@@ -9,14 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC, default as ProviderClass } from 'oidc-provider';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
+import { memoryAdapterFactory } from './memory-adapter.js';
 
-/** The one demo user, signed in without a form. */
-export const DEMO_CLINICIAN_ID = 'demo-clinician';
-/** Client id of the care-team view registered with the demo authorization server. */
-export const DEMO_CARE_TEAM_CLIENT_ID = 'care-team-demo';
+import { DEMO_CARE_TEAM_CLIENT_ID, DEMO_CLINICIAN_ID } from './constants.js';
 
 /** Scopes the demo server grants (SMART v2 and the v1 forms older apps ask for). */
 export const DEMO_SUPPORTED_SCOPES = [
@@ -64,6 +62,8 @@ export interface DemoAuthServerOptions {
   appPath?: string;
   /** The patients a launch or the picker may select (the demo seed). */
   patients: { id: string; label: string }[];
+  /** Receives oidc-provider's start-up notices (it writes them to the console otherwise). */
+  logger?: { warn(obj: object, msg: string): void };
   /** Client id of the care-team view (default DEMO_CARE_TEAM_CLIENT_ID). */
   clientId?: string;
   now?: () => Date;
@@ -95,6 +95,26 @@ const launchRequestSchema = z
     appContext: z.string().min(1).max(4000).optional(),
   })
   .strict();
+
+/**
+ * Loads oidc-provider on first use (demo mode only). It prints notices (e.g. that it prefers Node 22) with
+ * console.warn while loading; they go to the service's JSON log instead, so every log line stays JSON.
+ */
+async function loadProvider(logger: DemoAuthServerOptions['logger']): Promise<typeof ProviderClass> {
+  /* eslint-disable no-console -- the library's notices are caught here, not printed */
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(' ');
+    if (text.includes('oidc-provider')) logger?.warn({ library: 'oidc-provider' }, text);
+    else original(...args);
+  };
+  try {
+    return (await import('oidc-provider')).default;
+  } finally {
+    console.warn = original;
+  }
+  /* eslint-enable no-console */
+}
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -132,10 +152,13 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
     contexts.set(grantId, context);
   };
 
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingJwk = { ...(await exportJWK(privateKey)), kid: 'demo-auth-1', alg: 'RS256', use: 'sig' };
+  // ES256: generated in milliseconds at start, where an RSA key takes seconds on a busy machine.
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: 'demo-auth-1', alg: 'ES256', use: 'sig' };
 
+  const Provider = await loadProvider(options.logger);
   const configuration: Configuration = {
+    adapter: memoryAdapterFactory(),
     clients: [
       {
         client_id: options.clientId ?? DEMO_CARE_TEAM_CLIENT_ID,
@@ -144,6 +167,7 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
         response_types: ['code'],
         grant_types: ['authorization_code', 'refresh_token'],
         token_endpoint_auth_method: 'none',
+        id_token_signed_response_alg: 'ES256',
       },
     ],
     jwks: { keys: [signingJwk] },
