@@ -225,6 +225,7 @@ if (!chromiumAvailable) {
 
           expect(await seriousAxeViolations(page)).toEqual([]);
           await saveScreenshot(page, `care-team-${id}`);
+          await saveScreenshot(page, `care-team-${id}-top`, false);
           await page.emulateMedia({ media: 'print' });
           expect(await page.locator('#print').isVisible()).toBe(false);
           await page.emulateMedia({ media: 'screen' });

@@ -79,10 +79,10 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     }));
 }
 
-/** Saves a full-page screenshot under test-artifacts/ and returns its path. */
-export async function saveScreenshot(page: Page, name: string): Promise<string> {
+/** Saves a screenshot (full page unless told) under test-artifacts/ and returns its path. */
+export async function saveScreenshot(page: Page, name: string, fullPage = true): Promise<string> {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const file = path.join(ARTIFACTS_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
