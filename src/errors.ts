@@ -17,6 +17,7 @@ export const ERRORS = {
   'invalid-characters': { status: 400, issue: 'invalid' },
   'invalid-value': { status: 400, issue: 'invalid' },
   unauthorized: { status: 401, issue: 'login' },
+  forbidden: { status: 403, issue: 'forbidden' },
   'unknown-service': { status: 404, issue: 'not-found' },
   'not-found': { status: 404, issue: 'not-found' },
   'method-not-allowed': { status: 405, issue: 'not-supported' },

@@ -11,6 +11,8 @@ import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { createImagingRouter } from './imaging/api.js';
+import { loadCareTeamAssets } from './web/assets.js';
+import { createCareTeamRouter } from './web/router.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
 import type { Logger } from './http/logger.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -69,6 +71,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
         publicBaseUrl: config.publicBaseUrl,
         port: config.port,
         logger,
+        careTeamClientId: config.careTeam.clientId,
       })
     : undefined;
   if (demo) clients.push(demo.client);
@@ -132,6 +135,30 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     ...(options.mounts ?? []),
   ];
   mounts.push(...(demo?.mounts ?? []));
+  let careTeamClientId = config.careTeam.clientId;
+  let careTeamFhirServers = config.careTeam.fhirServers;
+  if (demo) {
+    careTeamClientId ??= demo.careTeamClientId;
+    careTeamFhirServers &&= [...careTeamFhirServers, demo.fhirBaseUrl];
+  }
+
+  // Under tsx the view is bundled in memory (esbuild) while the service starts; dist serves the prebuilt copy.
+  const careTeamAssets = loadCareTeamAssets();
+  careTeamAssets.catch((err: unknown) =>
+    logger.error({ err: { message: (err as Error).message } }, 'care-team view bundle failed'),
+  );
+  mounts.push({
+    path: '/care-team',
+    label: '/care-team/*',
+    router: createCareTeamRouter({
+      kb,
+      assets: careTeamAssets,
+      clientId: careTeamClientId,
+      scope: config.careTeam.scope,
+      allowedIss: careTeamFhirServers,
+      dxaLsc: config.careTeam.dxaLsc,
+    }),
+  });
 
   const app = createApp({
     config,

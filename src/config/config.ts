@@ -64,10 +64,35 @@ const envSchema = z.object({
     .string()
     .regex(/^(Z|[+-]\d{2}:\d{2})$/, 'DICOM_DEFAULT_TIMEZONE must be Z or a UTC offset such as +01:00')
     .optional(),
+  CARE_TEAM_CLIENT_ID: z.string().min(1).max(200).optional(),
+  CARE_TEAM_SCOPES: z
+    .string()
+    .regex(
+      /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/,
+      'CARE_TEAM_SCOPES must be space-separated scopes',
+    )
+    .optional(),
+  CARE_TEAM_FHIR_SERVERS: z
+    .string()
+    .refine(
+      (v) =>
+        v.split(',').every((u) => URL.canParse(u.trim()) && /^https?:$/.test(new URL(u.trim()).protocol)),
+      'CARE_TEAM_FHIR_SERVERS must be comma-separated http(s) URLs',
+    )
+    .optional(),
+  CARE_TEAM_DXA_LSC: z
+    .string()
+    .regex(
+      /^(lumbar-spine|total-hip|femoral-neck|forearm)=\d+(\.\d+)?(,(lumbar-spine|total-hip|femoral-neck|forearm)=\d+(\.\d+)?)*$/,
+      'CARE_TEAM_DXA_LSC must look like total-hip=0.3,lumbar-spine=0.25 (T-score units)',
+    )
+    .optional(),
 });
 
 /** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+/** SMART v2 scopes the care-team view asks for; EHRs on SMART v1 get `patient/*.read` instead. */
+export const CARE_TEAM_DEFAULT_SCOPES = 'launch launch/patient openid fhirUser patient/*.rs';
 
 export interface Config {
   production: boolean;
@@ -109,6 +134,16 @@ export interface Config {
   clientLimits: { requests: number; windowSeconds: number; maxConcurrent: number };
   /** How long start-up waits for DATABASE_URL's server to accept connections (0: one attempt). */
   databaseStartupTimeoutMs: number;
+  /** The care-team view (SMART app at /care-team): registration with the EHR's authorization server. */
+  careTeam: {
+    /** Client id registered with the EHR; in demo mode the demo authorization server's client by default. */
+    clientId?: string;
+    scope: string;
+    /** FHIR servers (iss) the view may be launched against; undefined = any (demo: the demo FHIR server is added). */
+    fhirServers?: string[];
+    /** DXA least significant change by site in T-score units, drawn as a band; absent sites get a note. */
+    dxaLsc: Record<string, number>;
+  };
 }
 
 /**
@@ -207,6 +242,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrent: e.CLIENT_MAX_CONCURRENT ?? 32,
     },
     databaseStartupTimeoutMs: e.DATABASE_STARTUP_TIMEOUT_MS ?? 30_000,
+    careTeam: {
+      clientId: e.CARE_TEAM_CLIENT_ID,
+      scope: e.CARE_TEAM_SCOPES ?? CARE_TEAM_DEFAULT_SCOPES,
+      fhirServers: e.CARE_TEAM_FHIR_SERVERS?.split(',').map((u) => u.trim().replace(/\/+$/, '')),
+      dxaLsc: Object.fromEntries(
+        (e.CARE_TEAM_DXA_LSC?.split(',') ?? []).map((pair) => {
+          const [site, value] = pair.split('=');
+          return [site ?? '', Number(value)];
+        }),
+      ),
+    },
   };
 }
 

@@ -11,6 +11,8 @@ import { demoClient, demoFhirServers } from './demo-client.js';
 import { createEmbeddedFhirServer } from './fhir-server/server.js';
 import { getProfileValidator } from './profile-validator/validator.js';
 import { demoPatients, readDemoSeed } from './seed/index.js';
+import { DEMO_CARE_TEAM_CLIENT_ID } from './auth-server/constants.js';
+import { deferredRouter } from '../web/deferred-router.js';
 
 /** The demo patients' records as the demo FHIR server holds them (synthetic data only). */
 export function loadDemoSeed(): Bundle[] {
@@ -24,6 +26,10 @@ export function loadDemoSeed(): Bundle[] {
 export interface DemoMode {
   client: CdsClientInput;
   mounts: { path: string; router: Router; label: string }[];
+  /** The care-team view's client id at the demo authorization server. */
+  careTeamClientId: string;
+  /** The embedded FHIR server's base URL (the view may be launched against it). */
+  fhirBaseUrl: string;
 }
 
 export async function startDemo(options: {
@@ -31,12 +37,29 @@ export async function startDemo(options: {
   publicBaseUrl: string;
   port: number;
   logger: Logger;
+  careTeamClientId?: string;
 }): Promise<DemoMode> {
+  const { logger } = options;
+  const careTeamClientId = options.careTeamClientId ?? DEMO_CARE_TEAM_CLIENT_ID;
+  // The demo SMART authorization server (oidc-provider) in front of the embedded FHIR server, which then
+  // holds requests carrying its tokens to them. It starts in the background; early requests wait for it.
+  const auth = import('./auth-server/index.js').then((m) =>
+    m.createDemoAuthServer({
+      publicBaseUrl: options.publicBaseUrl,
+      clientId: careTeamClientId,
+      logger,
+      patients: demoPatients().map((p) => ({ id: p.id, label: `${p.id}: ${p.shows}` })),
+    }),
+  );
+  auth.catch((err: unknown) =>
+    logger.error({ err: { message: (err as Error).message } }, 'demo authorization server failed'),
+  );
   // Writes are validated against our profiles and base R4, as a hospital server would.
   const validator = getProfileValidator();
   const fhir = await createEmbeddedFhirServer({
     seed: loadDemoSeed(),
     validate: (r) => validator.validate(r),
+    verifyToken: (token) => auth.then((a) => a.verifyAccessToken(token)),
   });
   options.logger.info(
     { demoFhir: `${options.publicBaseUrl}/demo-fhir` },
@@ -44,6 +67,26 @@ export async function startDemo(options: {
   );
   return {
     client: await demoClient(options.dataDir, demoFhirServers(options.publicBaseUrl, options.port)),
-    mounts: [{ path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' }],
+    careTeamClientId,
+    fhirBaseUrl: `${options.publicBaseUrl}/demo-fhir`,
+    mounts: [
+      {
+        path: '/demo-auth',
+        router: deferredRouter(
+          auth.then((a) => a.router),
+          'The demo authorization server',
+        ),
+        label: '/demo-auth/*',
+      },
+      {
+        path: '/demo-fhir/.well-known',
+        router: deferredRouter(
+          auth.then((a) => a.wellKnownRouter),
+          'The demo authorization server',
+        ),
+        label: '/demo-fhir/.well-known/*',
+      },
+      { path: '/demo-fhir', router: fhir.router, label: '/demo-fhir/*' },
+    ],
   };
 }

@@ -17,6 +17,14 @@ import type {
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4.js';
 import type { ErrorCode } from '../../errors.js';
 import { ERRORS, operationOutcome } from '../../errors.js';
+import {
+  AccessDenied,
+  bearerToken,
+  checkRequest,
+  checkResult,
+  type TokenGrant,
+  type TokenVerifier,
+} from './access.js';
 import { buildCapabilityStatement } from './capability.js';
 import type { EmbeddedRepositoryOptions } from './repository.js';
 import { EmbeddedFhirRepository } from './repository.js';
@@ -26,6 +34,11 @@ export interface EmbeddedFhirServerOptions extends EmbeddedRepositoryOptions {
   seed?: Bundle[];
   /** Largest request body accepted (default 10 MB); larger ones get 413. */
   maxBodyBytes?: number;
+  /**
+   * Demo mode: requests carrying a bearer token are held to it (read-only, scopes, patient compartment);
+   * requests without one are served as before. See access.ts.
+   */
+  verifyToken?: TokenVerifier;
 }
 
 export interface EmbeddedFhirServer {
@@ -270,6 +283,11 @@ export async function createEmbeddedFhirServer(
   });
 
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof AccessDenied) {
+      if (err.code === 'unauthorized') res.set('WWW-Authenticate', 'Bearer');
+      sendProblem(req, res, err.code, err.message);
+      return;
+    }
     if (err instanceof HttpProblem) {
       sendProblem(req, res, err.code, err.message);
       return;
@@ -344,6 +362,13 @@ export async function createEmbeddedFhirServer(
     // Searches hand medplum the parsed pairs (as query for GET, as body for POST _search) so both forms are
     // one request and the paging links can be rebuilt from them; other requests keep their query in the URL.
     const pairs = isSearch ? searchPairs(req, rawQuery) : [];
+    let grant: TokenGrant | undefined;
+    const token = options.verifyToken ? bearerToken(req.get('authorization')) : undefined;
+    if (options.verifyToken && token !== undefined) {
+      grant = await options.verifyToken(token);
+      if (!grant) throw new AccessDenied('unauthorized', 'The access token is unknown or expired');
+      checkRequest(grant, { method, type: first, id: segments[1], isSearch }, pairs);
+    }
     const fhirRequest: FhirRequest = {
       method: method as HttpMethod,
       url: isSearch || !rawQuery ? path : `${path}?${rawQuery}`,
@@ -363,6 +388,7 @@ export async function createEmbeddedFhirServer(
     }
 
     let result = resource as unknown as Resource;
+    if (grant) checkResult(grant, result);
     if (result.resourceType === 'Bundle' && (result as Bundle).type === 'searchset' && first) {
       result = decorateSearchset(result as Bundle, base, first, pairs, repo);
     } else if (result.resourceType === 'Bundle') {
