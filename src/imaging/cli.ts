@@ -33,7 +33,8 @@ const USAGE = `usage: vbq measure <files or directory>... (--rois <file.json> | 
               conditional create on the measurement identifier; the Patient is --patient or found by
               identifier (DICOM PatientID, system DICOM_PATIENT_IDENTIFIER_SYSTEM if set)
   --timezone  UTC offset for DICOM times without one (otherwise only the date is written)
-exit: 0 valid, 2 refused (reasons printed), 1 unreadable input, 3 write-back failed, 64 usage`;
+exit: 0 valid, 2 refused (reasons printed), 1 unreadable input, 3 write-back failed, 64 usage
+       vbq calibrate --help   site calibration of cutoffs (see README "Site calibration")`;
 
 const PROGRESS_MIN_FILES = 20;
 
@@ -101,6 +102,8 @@ function summary(r: MeasurementResult): string {
 
 /** Runs the `vbq` command line; returns the exit code (never calls process.exit). */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  // Site calibration has its own options and exit codes (src/calibration/cli.ts); loaded only when used.
+  if (argv[0] === 'calibrate') return (await import('../calibration/cli.js')).runCalibrate(argv.slice(1), io);
   let args;
   try {
     args = parseArgs({
