@@ -25,19 +25,56 @@ export function exampleCohortCsv(): string {
     maxGapDays: 180,
     patientPrefix: 'EXAMPLE',
     strata: [
-      { fieldStrengthT: 1.5, scanner: 'Siemens MAGNETOM Aera', events: 90, nonEvents: 210, mu0: 3.1, s0: 0.45, mu1: 3.7, s1: 0.45 },
-      { fieldStrengthT: 3, scanner: 'Siemens MAGNETOM Skyra', events: 60, nonEvents: 140, mu0: 2.6, s0: 0.45, mu1: 3.2, s1: 0.45 },
-      { fieldStrengthT: 3, scanner: 'GE Discovery MR750', events: 60, nonEvents: 140, mu0: 2.6, s0: 0.45, mu1: 3.2, s1: 0.45 },
-      { fieldStrengthT: 3, scanner: 'Philips Ingenia', events: 12, nonEvents: 30, mu0: 2.6, s0: 0.45, mu1: 3.2, s1: 0.45 },
+      {
+        fieldStrengthT: 1.5,
+        scanner: 'Siemens MAGNETOM Aera',
+        events: 90,
+        nonEvents: 210,
+        mu0: 3.1,
+        s0: 0.45,
+        mu1: 3.7,
+        s1: 0.45,
+      },
+      {
+        fieldStrengthT: 3,
+        scanner: 'Siemens MAGNETOM Skyra',
+        events: 60,
+        nonEvents: 140,
+        mu0: 2.6,
+        s0: 0.45,
+        mu1: 3.2,
+        s1: 0.45,
+      },
+      {
+        fieldStrengthT: 3,
+        scanner: 'GE Discovery MR750',
+        events: 60,
+        nonEvents: 140,
+        mu0: 2.6,
+        s0: 0.45,
+        mu1: 3.2,
+        s1: 0.45,
+      },
+      {
+        fieldStrengthT: 3,
+        scanner: 'Philips Ingenia',
+        events: 12,
+        nonEvents: 30,
+        mu0: 2.6,
+        s0: 0.45,
+        mu1: 3.2,
+        s1: 0.45,
+      },
       { fieldStrengthT: null, scanner: null, events: 4, nonEvents: 9, mu0: 2.8, s0: 0.5, mu1: 3.4, s1: 0.5 },
     ],
   });
   return cohortToCsv(rows);
 }
 
-const invoked = process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename);
+const invoked =
+  process.argv[1] !== undefined && path.resolve(process.argv[1]) === path.resolve(import.meta.filename);
 if (invoked) {
   const out = process.argv[2] ?? path.join(import.meta.dirname, 'cohort.csv');
   writeFileSync(out, exampleCohortCsv());
-  console.log(`wrote ${out}`);
+  process.stdout.write(`wrote ${out}\n`);
 }

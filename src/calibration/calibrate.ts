@@ -212,7 +212,7 @@ function comparePublished(
   };
 }
 
-function analyse(
+async function analyse(
   rows: CohortRow[],
   key: StratumKey,
   ctx: {
@@ -220,7 +220,7 @@ function analyse(
     published: Cutoff[];
     settings: CalibrationResult['settings'];
   },
-): StratumResult {
+): Promise<StratumResult> {
   const events = rows.filter((r) => r.event).map((r) => r.value);
   const nonEvents = rows.filter((r) => !r.event).map((r) => r.value);
   const dates = rows.map((r) => r.measuredOn).sort();
@@ -277,7 +277,7 @@ function analyse(
   }
   const best = youdenOptimal(roc);
   const auc = delong(e, ne);
-  const boot = bootstrap(e, ne, {
+  const boot = await bootstrap(e, ne, {
     replicates: settings.replicates,
     random: seededRandom(settings.seed),
     seed: settings.seed,
@@ -323,12 +323,12 @@ function analyse(
  * Runs the calibration of one metric against one outcome on the cohort rows. Throws `CohortError` when
  * the cohort holds no row for them (nothing to calibrate is an input problem, not a refusal).
  */
-export function calibrate(
+export async function calibrate(
   rows: readonly CohortRow[],
   kb: KnowledgeBase,
   outcome: CalibrationOutcome,
   options: CalibrationOptions,
-): CalibrationResult {
+): Promise<CalibrationResult> {
   const settings: CalibrationResult['settings'] = {
     metric: options.metric,
     outcome: options.outcome,
@@ -347,7 +347,8 @@ export function calibrate(
       r.metric === options.metric &&
       r.outcome === options.outcome &&
       (settings.fieldStrengthT === null ||
-        (r.fieldStrengthT !== null && Math.abs(r.fieldStrengthT - settings.fieldStrengthT) < FIELD_TOLERANCE_T)),
+        (r.fieldStrengthT !== null &&
+          Math.abs(r.fieldStrengthT - settings.fieldStrengthT) < FIELD_TOLERANCE_T)),
   );
   if (selected.length === 0) {
     const present = [...new Set(rows.map((r) => `${r.metric}/${r.outcome}`))].slice(0, 10);
@@ -372,7 +373,7 @@ export function calibrate(
   const skipped: CalibrationResult['skipped'] = [];
   const ordered = [...groups.values()].sort((a, b) => (a.fs ?? Infinity) - (b.fs ?? Infinity));
   for (const g of ordered) {
-    strata.push(analyse(g.rows, { fieldStrengthT: g.fs, scanner: null }, ctx));
+    strata.push(await analyse(g.rows, { fieldStrengthT: g.fs, scanner: null }, ctx));
     if (g.fs === null) continue;
     const byScanner = new Map<string, { name: string; rows: CohortRow[] }>();
     for (const r of g.rows) {
@@ -396,7 +397,7 @@ export function calibrate(
         });
         continue;
       }
-      strata.push(analyse(s.rows, key, ctx));
+      strata.push(await analyse(s.rows, key, ctx));
     }
   }
   return {

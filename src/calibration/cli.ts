@@ -11,6 +11,7 @@ import { KnowledgeBaseError, loadKnowledgeBase } from '../knowledge/index.js';
 import { SCORE_METRICS, type ScoreMetric } from '../knowledge/schema.js';
 import { CALIBRATION_DEFAULTS, type CalibrationResult } from './calibrate.js';
 import { CohortError, parseCohortCsv, type CohortRow } from './cohort.js';
+import { driftBaseline } from './drift.js';
 import { FhirCohortError, fetchCohortFromFhir } from './fhir-input.js';
 import { CalibrationOutcomesError, loadCalibrationOutcomes } from './outcomes.js';
 import { projectRoot, runCalibration, UnknownOutcomeError } from './run.js';
@@ -26,7 +27,7 @@ export interface CalibrateIo {
 }
 
 export const CALIBRATE_USAGE = `usage: vbq calibrate (--csv <file> | --fhir <base URL>) --metric <code> --outcome <name> --out <overrides.json>
-         [--report <file.html>] [--field-strength <T>] [--min-events <n>] [--max-gap-months <n>]
+         [--report <file.html>] [--baseline <file.json>] [--field-strength <T>] [--min-events <n>] [--max-gap-months <n>]
          [--max-ci-width <x>] [--replicates <n>] [--seed <n>] [--site <name>] [--json]
   --csv             cohort CSV: header row with patient, metric, value, field_strength_t, scanner, measured_on,
                     outcome, event (1/0), outcome_on (any order, extra columns ignored)
@@ -35,6 +36,7 @@ export const CALIBRATE_USAGE = `usage: vbq calibrate (--csv <file> | --fhir <bas
   --outcome         an outcome of cds-services/calibration-outcomes.json (e.g. osteoporosis-dxa, cage-subsidence)
   --out             the overrides file to write (only when a cutoff is accepted)
   --report          also write the HTML report
+  --baseline        also write the accepted strata's scores (no patient data) for the drift watch
   --field-strength  only scores at this field strength (tesla)
   --min-events      fewest events and non-events per stratum (default ${CALIBRATION_DEFAULTS.minEvents})
   --max-gap-months  largest gap between score and reference standard (default ${CALIBRATION_DEFAULTS.maxGapMonths})
@@ -46,10 +48,15 @@ exit: 0 a cutoff accepted, 2 every stratum refused (reasons printed), 1 unreadab
 
 class UsageError extends Error {}
 
-function numberOption(name: string, text: string | undefined, check: (v: number) => boolean): number | undefined {
+function numberOption(
+  name: string,
+  text: string | undefined,
+  check: (v: number) => boolean,
+): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} has an invalid value`);
+  if (text.trim() === '' || !Number.isFinite(v) || !check(v))
+    throw new UsageError(`--${name} has an invalid value`);
   return v;
 }
 
@@ -97,6 +104,7 @@ export async function runCalibrate(argv: string[], io: CalibrateIo): Promise<num
         outcome: { type: 'string' },
         out: { type: 'string' },
         report: { type: 'string' },
+        baseline: { type: 'string' },
         'field-strength': { type: 'string' },
         'min-events': { type: 'string' },
         'max-gap-months': { type: 'string' },
@@ -119,7 +127,8 @@ export async function runCalibrate(argv: string[], io: CalibrateIo): Promise<num
   }
   let options;
   try {
-    if ((opt.csv === undefined) === (opt.fhir === undefined)) throw new UsageError('give either --csv or --fhir');
+    if ((opt.csv === undefined) === (opt.fhir === undefined))
+      throw new UsageError('give either --csv or --fhir');
     if (opt.metric === undefined || !(SCORE_METRICS as readonly string[]).includes(opt.metric)) {
       throw new UsageError(`--metric must be one of ${SCORE_METRICS.join(', ')}`);
     }
@@ -132,14 +141,20 @@ export async function runCalibrate(argv: string[], io: CalibrateIo): Promise<num
       minEvents: numberOption('min-events', opt['min-events'], (v) => Number.isInteger(v) && v >= 2),
       maxGapMonths: numberOption('max-gap-months', opt['max-gap-months'], (v) => v > 0),
       maxCutoffCiWidth: numberOption('max-ci-width', opt['max-ci-width'], (v) => v > 0),
-      replicates: numberOption('replicates', opt.replicates, (v) => Number.isInteger(v) && v >= 200 && v <= 100_000),
+      replicates: numberOption(
+        'replicates',
+        opt.replicates,
+        (v) => Number.isInteger(v) && v >= 200 && v <= 100_000,
+      ),
       seed: numberOption('seed', opt.seed, (v) => Number.isInteger(v) && v >= 1 && v <= 4294967295),
     };
   } catch (err) {
     io.stderr(`vbq calibrate: ${(err as Error).message}\n${CALIBRATE_USAGE}\n`);
     return CALIBRATE_EXIT.usage;
   }
-  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as typeof options;
+  const defined = Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as typeof options;
   const now = io.now?.() ?? new Date();
   const site = opt.site?.trim() || 'local site';
 
@@ -166,7 +181,15 @@ export async function runCalibrate(argv: string[], io: CalibrateIo): Promise<num
         ...(io.fetchImpl ? { fetchImpl: io.fetchImpl } : {}),
       });
     }
-    run = runCalibration({ rows, kb, outcomes, options: defined, site, now, report: opt.report !== undefined });
+    run = await runCalibration({
+      rows,
+      kb,
+      outcomes,
+      options: defined,
+      site,
+      now,
+      report: opt.report !== undefined,
+    });
   } catch (err) {
     if (err instanceof UnknownOutcomeError) {
       io.stderr(`vbq calibrate: ${err.message}\n`);
@@ -192,12 +215,16 @@ export async function runCalibrate(argv: string[], io: CalibrateIo): Promise<num
     await writeFile(opt.out!, `${JSON.stringify(run.overrides, null, 2)}\n`);
   }
   if (run.report !== undefined) await writeFile(opt.report!, run.report);
+  if (run.overrides && opt.baseline !== undefined) {
+    await writeFile(opt.baseline, `${JSON.stringify(driftBaseline(run.result, now))}\n`);
+  }
   if (opt.json) {
     io.stdout(`${JSON.stringify({ figures: run.figures, overrides: run.overrides }, null, 2)}\n`);
   } else {
     io.stdout(`${summary(run.result)}\n`);
     if (run.overrides) io.stdout(`wrote ${opt.out} (${run.overrides.cutoffs.length} cutoffs)\n`);
     if (run.report !== undefined) io.stdout(`wrote ${opt.report}\n`);
+    if (run.overrides && opt.baseline !== undefined) io.stdout(`wrote ${opt.baseline}\n`);
   }
   if (!run.overrides) {
     io.stderr(`vbq calibrate: every stratum was refused; no overrides file was written\n`);

@@ -124,7 +124,10 @@ export function parseCohortCsv(text: string): CohortRow[] {
     if (valueText === '' || !Number.isFinite(value) || value <= 0) bad('value', 'must be a positive number');
     const fsText = cell('field_strength_t');
     const fieldStrengthT = fsText === '' ? null : Number(fsText);
-    if (fieldStrengthT !== null && (!Number.isFinite(fieldStrengthT) || fieldStrengthT <= 0 || fieldStrengthT > 12)) {
+    if (
+      fieldStrengthT !== null &&
+      (!Number.isFinite(fieldStrengthT) || fieldStrengthT <= 0 || fieldStrengthT > 12)
+    ) {
       bad('field_strength_t', 'must be a field strength in tesla (e.g. 1.5 or 3) or empty');
     }
     const scanner = cell('scanner');

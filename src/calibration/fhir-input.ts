@@ -45,14 +45,17 @@ const VALID_STATUS = new Set(['final', 'amended', 'corrected']);
 /** ICD-10-CM 7th characters (initial, subsequent, sequela) tried for a prefix code: FHIR token search has no prefix match. */
 const ICD10_EXTENSIONS = ['A', 'D', 'S'];
 
+type SearchOptions = Pick<FhirCohortOptions, 'baseUrl' | 'token' | 'fetchImpl' | 'timeoutMs' | 'maxPages'>;
+
 async function searchAll<T extends FhirResource>(
-  o: FhirCohortOptions,
+  o: SearchOptions,
   resourceType: string,
   params: Record<string, string>,
 ): Promise<T[]> {
   const base = o.baseUrl.replace(/\/+$/, '');
   const origin = new URL(base).origin;
-  let url: string | undefined = `${base}/${resourceType}?${new URLSearchParams({ ...params, _count: '200' }).toString()}`;
+  let url: string | undefined =
+    `${base}/${resourceType}?${new URLSearchParams({ ...params, _count: '200' }).toString()}`;
   const out: T[] = [];
   const doFetch = o.fetchImpl ?? fetch;
   for (let page = 0; url !== undefined; page++) {
@@ -87,7 +90,8 @@ async function searchAll<T extends FhirResource>(
       throw new FhirCohortError(`the FHIR server's ${resourceType} search result is not a Bundle`);
     }
     for (const e of bundle.entry ?? []) {
-      if (e.resource?.resourceType === resourceType && e.search?.mode !== 'include') out.push(e.resource as T);
+      if (e.resource?.resourceType === resourceType && e.search?.mode !== 'include')
+        out.push(e.resource as T);
     }
     const next = bundle.link?.find((l) => l.relation === 'next')?.url;
     // Only follow pages on the same server: a next link elsewhere would send the token there.
@@ -106,7 +110,11 @@ function day(text: string | undefined): string | undefined {
   return d !== undefined && isIsoDate(d) ? d : undefined;
 }
 
-function matches(entries: readonly CodeEntry[], system: string | undefined, code: string | undefined): boolean {
+function matches(
+  entries: readonly CodeEntry[],
+  system: string | undefined,
+  code: string | undefined,
+): boolean {
   if (system === undefined || code === undefined) return false;
   return entries.some(
     (e) => e.system === system && (e.match === 'prefix' ? code.startsWith(e.code) : code === e.code),
@@ -133,7 +141,9 @@ interface Score {
 }
 
 function component(obs: Observation, code: string) {
-  return obs.component?.find((c) => c.code.coding?.some((x) => x.system === BONE_QUALITY_SYSTEM && x.code === code));
+  return obs.component?.find((c) =>
+    c.code.coding?.some((x) => x.system === BONE_QUALITY_SYSTEM && x.code === code),
+  );
 }
 
 function readScores(observations: Observation[], metric: ScoreMetric): Map<string, Score> {
@@ -179,7 +189,9 @@ export async function fetchCohortFromFhir(o: FhirCohortOptions): Promise<CohortR
   } catch {
     throw new FhirCohortError('the FHIR base URL is not a URL');
   }
-  const observations = await searchAll<Observation>(o, 'Observation', { code: `${BONE_QUALITY_SYSTEM}|${o.metric}` });
+  const observations = await searchAll<Observation>(o, 'Observation', {
+    code: `${BONE_QUALITY_SYSTEM}|${o.metric}`,
+  });
   const scores = readScores(observations, o.metric);
   const codes = outcomeCodes(o.outcome, o.kb);
   const rows: CohortRow[] = [];
@@ -215,7 +227,10 @@ export async function fetchCohortFromFhir(o: FhirCohortOptions): Promise<CohortR
     for (const s of scores.values()) {
       const byDate = exams.get(s.patient);
       if (byDate === undefined) continue; // no reference standard: not part of the cohort
-      const exam = closest([...byDate.entries()].map(([date, t]) => ({ date, t })), s.date)!;
+      const exam = closest(
+        [...byDate.entries()].map(([date, t]) => ({ date, t })),
+        s.date,
+      )!;
       rows.push(row(s, exam.t <= threshold, exam.date));
     }
     return rows;
@@ -229,7 +244,8 @@ export async function fetchCohortFromFhir(o: FhirCohortOptions): Promise<CohortR
       if (!r.code?.coding?.some((c) => matches(codes, c.system, c.code))) continue;
       let date: string | undefined;
       if (r.resourceType === 'Condition') {
-        if (r.verificationStatus?.coding?.some((c) => c.code === 'entered-in-error' || c.code === 'refuted')) continue;
+        if (r.verificationStatus?.coding?.some((c) => c.code === 'entered-in-error' || c.code === 'refuted'))
+          continue;
         date = day(r.onsetDateTime ?? r.onsetPeriod?.start ?? r.recordedDate);
       } else {
         if (r.status === 'entered-in-error' || r.status === 'not-done') continue;
@@ -251,4 +267,41 @@ export async function fetchCohortFromFhir(o: FhirCohortOptions): Promise<CohortR
     if (windowEnd <= today) rows.push(row(s, false, windowEnd));
   }
   return rows;
+}
+
+/**
+ * A drift-watch source reading recent scores of one metric from a FHIR server
+ * (`Observation?code=<metric>&date=ge<since>`); every valid score counts, not one per patient.
+ */
+export function fhirRecentScores(o: {
+  baseUrl: string;
+  token?: string | undefined;
+  metric: ScoreMetric;
+  fetchImpl?: typeof fetch;
+}): (
+  since: Date,
+) => Promise<
+  { metric: ScoreMetric; value: number; fieldStrengthT: number | null; scanner: string | null }[]
+> {
+  return async (since) => {
+    const observations = await searchAll<Observation>(o, 'Observation', {
+      code: `${BONE_QUALITY_SYSTEM}|${o.metric}`,
+      date: `ge${since.toISOString().slice(0, 10)}`,
+    });
+    return observations.flatMap((obs) => {
+      const value = obs.valueQuantity?.value;
+      if (!VALID_STATUS.has(obs.status) || typeof value !== 'number' || !(value > 0)) return [];
+      if (!obs.code.coding?.some((c) => c.system === BONE_QUALITY_SYSTEM && c.code === o.metric)) return [];
+      const fs = component(obs, 'field-strength')?.valueQuantity?.value;
+      const scanner = component(obs, 'scanner')?.valueString?.trim();
+      return [
+        {
+          metric: o.metric,
+          value,
+          fieldStrengthT: typeof fs === 'number' && fs > 0 ? fs : null,
+          scanner: scanner || null,
+        },
+      ];
+    });
+  };
 }

@@ -40,7 +40,10 @@ const sourceSchema = z.discriminatedUnion('kind', [
       codes: z.array(codeEntrySchema),
     })
     .strict()
-    .refine((s) => s.codeLists.length + s.codes.length > 0, 'an outcome needs at least one code or code list'),
+    .refine(
+      (s) => s.codeLists.length + s.codes.length > 0,
+      'an outcome needs at least one code or code list',
+    ),
 ]);
 
 export const calibrationOutcomeSchema = z
@@ -70,7 +73,10 @@ export const calibrationOutcomesFileSchema = z
   .object({
     version: z.string().regex(/^\d+\.\d+\.\d+$/, 'must be a version x.y.z'),
     description: nonEmpty,
-    outcomes: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be kebab-case'), calibrationOutcomeSchema),
+    outcomes: z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be kebab-case'),
+      calibrationOutcomeSchema,
+    ),
   })
   .strict();
 export type CalibrationOutcomesFile = z.infer<typeof calibrationOutcomesFileSchema>;

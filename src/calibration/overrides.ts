@@ -71,6 +71,11 @@ function slug(text: string): string {
     .slice(0, 40);
 }
 
+/** "Osteoporosis on DXA" -> "osteoporosis on DXA" (acronyms keep their case). */
+export function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
+}
+
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 const r4 = (v: number): number => Math.round(v * 10000) / 10000;
 
@@ -85,9 +90,10 @@ export function methodText(result: CalibrationResult): string {
 
 export function cutoffId(result: CalibrationResult, s: StratumResult): string {
   const fs = s.key.fieldStrengthT === null ? 'unknown' : String(s.key.fieldStrengthT).replace('.', '-');
-  return [`site-${result.metric}-${result.outcome}-${fs}t`, ...(s.key.scanner ? [slug(s.key.scanner)] : [])].join(
-    '-',
-  );
+  return [
+    `site-${result.metric}-${result.outcome}-${fs}t`,
+    ...(s.key.scanner ? [slug(s.key.scanner)] : []),
+  ].join('-');
 }
 
 /**
@@ -103,19 +109,22 @@ export function buildOverrides(result: CalibrationResult, ctx: OverridesContext)
   const region = result.metric === 'c-vbq' ? 'cervical' : 'lumbar';
   const families = ctx.outcome.cutoff.procedureFamilies[region];
   const named = families.filter((f): f is Exclude<typeof f, 'any'> => f !== 'any');
-  const ordered = [...accepted].sort((a, b) => Number(b.key.scanner !== null) - Number(a.key.scanner !== null));
+  const ordered = [...accepted].sort(
+    (a, b) => Number(b.key.scanner !== null) - Number(a.key.scanner !== null),
+  );
 
   const cutoffs = ordered.map((s): CalibratedCutoff => {
     const a = s.analysis!;
-    const where =
-      `${s.key.fieldStrengthT} T${s.key.scanner ? ` (${s.key.scanner})` : ''}`;
+    const where = `${s.key.fieldStrengthT} T${s.key.scanner ? ` (${s.key.scanner})` : ''}`;
     const cutoff: CalibratedCutoff = {
       id: cutoffId(result, s),
       role: ctx.outcome.cutoff.role,
       ...(ctx.outcome.cutoff.primary && ctx.outcome.cutoff.role === 'procedure-specific' && named.length > 0
         ? { primaryFor: named }
         : {}),
-      ...(ctx.outcome.cutoff.primary && ctx.outcome.cutoff.role === 'screening' ? { primaryScreening: true } : {}),
+      ...(ctx.outcome.cutoff.primary && ctx.outcome.cutoff.role === 'screening'
+        ? { primaryScreening: true }
+        : {}),
       metric: result.metric,
       region,
       procedureFamilies: families,
@@ -131,7 +140,7 @@ export function buildOverrides(result: CalibrationResult, ctx: OverridesContext)
       fieldStrengthT: s.key.fieldStrengthT!,
       ...(s.key.scanner === null ? {} : { scanner: s.key.scanner }),
       population:
-        `${ctx.site}: ${s.n} patients scanned at ${where}, ${s.events} with ${result.outcomeTitle.toLowerCase()} ` +
+        `${ctx.site}: ${s.n} patients scanned at ${where}, ${s.events} with ${lowerFirst(result.outcomeTitle)} ` +
         `(${ctx.outcome.referenceStandard}), ${s.period.start} to ${s.period.end}`,
       reference: referenceKey,
       notes:
@@ -165,13 +174,13 @@ export function buildOverrides(result: CalibrationResult, ctx: OverridesContext)
     authors: ctx.site,
     short: `${ctx.site} site calibration`,
     year: y,
-    title: `Site calibration of ${result.metric} cutoffs for ${result.outcomeTitle.toLowerCase()} on the site's own scanners`,
+    title: `Site calibration of ${result.metric} cutoffs for ${lowerFirst(result.outcomeTitle)} on the site's own scanners`,
     journal: 'internal report (vbq calibrate)',
   };
   const doc: CalibrationOverrides = {
     version: `${y}.${m}.${d}`,
     description:
-      `Site-calibrated ${result.metric} cutoffs for ${result.outcomeTitle.toLowerCase()} at ${ctx.site}, derived ${day} ` +
+      `Site-calibrated ${result.metric} cutoffs for ${lowerFirst(result.outcomeTitle)} at ${ctx.site}, derived ${day} ` +
       `by vbq calibrate (${ctx.software}) on knowledge base ${ctx.kb.version}. Each cutoff applies only to scores from ` +
       `its field strength (and scanner). Review the report before loading it with KNOWLEDGE_OVERRIDES_FILE.`,
     cutoffs,

@@ -8,7 +8,7 @@ import * as Plot from '@observablehq/plot';
 import { parseHTML } from 'linkedom';
 import type { CalibrationResult, PublishedComparison, StratumResult } from './calibrate.js';
 import type { CalibrationOverrides } from './overrides.js';
-import { methodText } from './overrides.js';
+import { lowerFirst, methodText } from './overrides.js';
 import { median } from './stats.js';
 
 export interface ReportContext {
@@ -20,7 +20,13 @@ export interface ReportContext {
   overrides: CalibrationOverrides | null;
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** HTML-escapes text that may come from the input (site, scanner names). */
 export function esc(text: string | number): string {
@@ -116,7 +122,7 @@ function distributionFigure(fs: string, strata: StratumResult[], result: Calibra
   const whole = strata.find((s) => s.key.scanner === null) ?? strata[0];
   if (whole === undefined) return '';
   const eventLabel = `${result.outcomeTitle}`;
-  const noEventLabel = `No ${result.outcomeTitle.toLowerCase()}`;
+  const noEventLabel = `No ${lowerFirst(result.outcomeTitle)}`;
   const data = [
     ...whole.scores.events.map((value) => ({ value, group: eventLabel })),
     ...whole.scores.nonEvents.map((value) => ({ value, group: noEventLabel })),
@@ -149,7 +155,16 @@ function distributionFigure(fs: string, strata: StratumResult[], result: Calibra
         Plot.ruleY([0]),
         Plot.ruleX(lines.slice(0, 1), { x: 'value', stroke: 'black', strokeWidth: 2 }),
         Plot.ruleX(lines.slice(1), { x: 'value', stroke: '#595959', strokeDasharray: '3,3' }),
-        Plot.text(lines, { x: 'value', text: 'kind', frameAnchor: 'top', dy: -2, rotate: -90, textAnchor: 'end', dx: 4, fill: 'black' }),
+        Plot.text(lines, {
+          x: 'value',
+          text: 'kind',
+          frameAnchor: 'top',
+          dy: -2,
+          rotate: -90,
+          textAnchor: 'end',
+          dx: 4,
+          fill: 'black',
+        }),
       ],
     },
     label,
@@ -157,10 +172,12 @@ function distributionFigure(fs: string, strata: StratumResult[], result: Calibra
   const e = whole.scores.events;
   const ne = whole.scores.nonEvents;
   const text =
-    `${e.length} patients with ${esc(result.outcomeTitle.toLowerCase())} (median score ${e.length ? f2(median(e)) : 'n/a'}) and ` +
+    `${e.length} patients with ${esc(lowerFirst(result.outcomeTitle))} (median score ${e.length ? f2(median(e)) : 'n/a'}) and ` +
     `${ne.length} without (median ${ne.length ? f2(median(ne)) : 'n/a'})` +
     (whole.analysis ? `; solid line: local cutoff ${f3(whole.analysis.cutoff.threshold)}` : '') +
-    (published.length ? `; dashed lines: published cutoffs ${published.map((p) => `${esc(p.citation)} ${p.threshold}`).join(', ')}` : '');
+    (published.length
+      ? `; dashed lines: published cutoffs ${published.map((p) => `${esc(p.citation)} ${p.threshold}`).join(', ')}`
+      : '');
   return `<figure class="chart">${svg}<figcaption><strong>${esc(label)}.</strong> ${text}.</figcaption></figure>`;
 }
 
@@ -234,7 +251,10 @@ export function renderReport(result: CalibrationResult, ctx: ReportContext): str
     .join('');
   const sections = [...byField.entries()]
     .map(
-      ([fs, strata]) => `<section aria-labelledby="fs-${esc(slugId(fs))}"><h2 id="fs-${esc(slugId(fs))}">${esc(fs)}</h2>
+      ([
+        fs,
+        strata,
+      ]) => `<section aria-labelledby="fs-${esc(slugId(fs))}"><h2 id="fs-${esc(slugId(fs))}">${esc(fs)}</h2>
 <div class="figures">${rocFigure(fs, strata)}${distributionFigure(fs, strata, result)}</div>
 ${strata.map(stratumSection).join('\n')}</section>`,
     )
@@ -273,7 +293,7 @@ ${strata.map(stratumSection).join('\n')}</section>`,
 </head>
 <body>
 <header>
-<h1>Site calibration of ${esc(result.metric)} for ${esc(result.outcomeTitle.toLowerCase())}</h1>
+<h1>Site calibration of ${esc(result.metric)} for ${esc(lowerFirst(result.outcomeTitle))}</h1>
 <p>${esc(ctx.site)} · derived ${esc(day)} · ${esc(ctx.software)} · knowledge base ${esc(ctx.knowledgeBaseVersion)}</p>
 </header>
 <main>

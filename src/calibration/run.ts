@@ -6,7 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KnowledgeBase } from '../knowledge/index.js';
-import { calibrate, type CalibrationOptions, type CalibrationResult, type StratumResult } from './calibrate.js';
+import {
+  calibrate,
+  type CalibrationOptions,
+  type CalibrationResult,
+  type StratumResult,
+} from './calibrate.js';
 import type { CohortRow } from './cohort.js';
 import type { CalibrationOutcomesFile } from './outcomes.js';
 import { buildOverrides, type CalibrationOverrides } from './overrides.js';
@@ -77,13 +82,13 @@ export class UnknownOutcomeError extends Error {
   }
 }
 
-export function runCalibration(input: RunInput): RunOutput {
+export async function runCalibration(input: RunInput): Promise<RunOutput> {
   const outcome = input.outcomes.outcomes[input.options.outcome];
   if (outcome === undefined) {
     throw new UnknownOutcomeError(input.options.outcome, Object.keys(input.outcomes.outcomes));
   }
   const software = input.software ?? softwareName();
-  const result = calibrate(input.rows, input.kb, outcome, input.options);
+  const result = await calibrate(input.rows, input.kb, outcome, input.options);
   const overrides =
     result.accepted > 0
       ? buildOverrides(result, { kb: input.kb, outcome, site: input.site, derivedOn: input.now, software })

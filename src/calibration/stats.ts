@@ -246,15 +246,21 @@ export interface BootstrapResult {
   cutoff: { ci95: [number, number]; values: number[] };
 }
 
+/** Replicates computed between two yields to the event loop (a few milliseconds of work). */
+const REPLICATES_PER_SLICE = 50;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
  * Stratified bootstrap (events and non-events resampled separately, keeping the cohort's event count, as
- * pROC does by default): percentile 95% CIs of the AUC and of the Youden-optimal cutoff.
+ * pROC does by default): percentile 95% CIs of the AUC and of the Youden-optimal cutoff. Asynchronous
+ * only to yield to the event loop between slices, so a calibration run inside the service never stalls
+ * the hooks for seconds; the result depends on the seed alone.
  */
-export function bootstrap(
+export async function bootstrap(
   events: readonly number[],
   nonEvents: readonly number[],
   options: { replicates: number; random: SeededRandom; seed: number },
-): BootstrapResult {
+): Promise<BootstrapResult> {
   const m = events.length;
   const n = nonEvents.length;
   const aucs: number[] = [];
@@ -262,6 +268,7 @@ export function bootstrap(
   const e = new Float64Array(m);
   const ne = new Float64Array(n);
   for (let b = 0; b < options.replicates; b++) {
+    if (b > 0 && b % REPLICATES_PER_SLICE === 0) await yieldToEventLoop();
     for (let i = 0; i < m; i++) e[i] = events[options.random.index(m)]!;
     for (let j = 0; j < n; j++) ne[j] = nonEvents[options.random.index(n)]!;
     e.sort();
