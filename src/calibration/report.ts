@@ -38,27 +38,41 @@ const f3 = (v: number): string => v.toFixed(3);
 const pct = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
 const ci = (c: [number, number], f: (v: number) => string = f3): string => `${f(c[0])}–${f(c[1])}`;
 
-interface PlotElement {
-  outerHTML: string;
-  querySelectorAll(selector: string): Iterable<{ setAttribute(name: string, value: string): void }>;
-  tagName: string;
+interface DomNode {
   setAttribute(name: string, value: string): void;
+  removeAttribute(name: string): void;
+  getAttribute(name: string): string | null;
+}
+interface PlotElement extends DomNode {
+  outerHTML: string;
+  tagName: string;
+  querySelectorAll(selector: string): Iterable<DomNode>;
 }
 
-/** Renders a Plot figure to markup, naming the chart for assistive technology. */
+/**
+ * Renders a Plot figure to markup. The chart SVG becomes one image named `label` (its caption carries
+ * the numbers); Plot's labels on inner groups are removed, as an image's parts are not announced and
+ * axe reports ARIA labels on generic elements.
+ */
 function renderPlot(options: Plot.PlotOptions, label: string): string {
   const { document } = parseHTML('<!doctype html><html><head></head><body></body></html>');
   const el = Plot.plot({ ...options, document, ariaLabel: label }) as unknown as PlotElement;
-  // The chart is one image with a name; the legend swatches are decoration next to their text.
-  for (const svg of el.querySelectorAll('svg')) svg.setAttribute('aria-hidden', 'true');
-  if (el.tagName.toLowerCase() === 'svg') {
-    el.setAttribute('role', 'img');
-    el.setAttribute('aria-label', label);
-  } else {
-    for (const svg of el.querySelectorAll('svg[aria-label]')) {
-      svg.setAttribute('aria-hidden', 'false');
-      svg.setAttribute('role', 'img');
-    }
+  const charts =
+    el.tagName.toLowerCase() === 'svg'
+      ? [el]
+      : [...el.querySelectorAll('svg')].filter((s) => s.getAttribute('aria-label') === label);
+  for (const node of el.querySelectorAll('[aria-label], [aria-description]')) {
+    if (charts.includes(node)) continue;
+    node.removeAttribute('aria-label');
+    node.removeAttribute('aria-description');
+  }
+  // Legend swatches are decoration next to their text.
+  for (const svg of el.querySelectorAll('svg'))
+    if (!charts.includes(svg)) svg.setAttribute('aria-hidden', 'true');
+  for (const svg of charts) {
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', label);
+    svg.removeAttribute('aria-description');
   }
   return el.outerHTML;
 }
@@ -225,6 +239,8 @@ function stratumSection(s: StratumResult): string {
 ${verdict}${figures}</section>`;
 }
 
+const UNKNOWN_FIELD = 'unknown field strength';
+
 function slugId(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 }
@@ -234,7 +250,7 @@ export function renderReport(result: CalibrationResult, ctx: ReportContext): str
   const day = ctx.derivedOn.toISOString().slice(0, 10);
   const byField = new Map<string, StratumResult[]>();
   for (const s of result.strata) {
-    const k = s.key.fieldStrengthT === null ? 'unknown field strength' : `${s.key.fieldStrengthT} T`;
+    const k = s.key.fieldStrengthT === null ? UNKNOWN_FIELD : `${s.key.fieldStrengthT} T`;
     byField.set(k, [...(byField.get(k) ?? []), s]);
   }
   const summaryRows = result.strata
@@ -255,7 +271,7 @@ export function renderReport(result: CalibrationResult, ctx: ReportContext): str
         fs,
         strata,
       ]) => `<section aria-labelledby="fs-${esc(slugId(fs))}"><h2 id="fs-${esc(slugId(fs))}">${esc(fs)}</h2>
-<div class="figures">${rocFigure(fs, strata)}${distributionFigure(fs, strata, result)}</div>
+${fs === UNKNOWN_FIELD ? '' : `<div class="figures">${rocFigure(fs, strata)}${distributionFigure(fs, strata, result)}</div>`}
 ${strata.map(stratumSection).join('\n')}</section>`,
     )
     .join('\n');

@@ -100,7 +100,9 @@ describe('POST /calibration', () => {
     expect(body.figures.site).toBe('Test Hospital');
     expect(body.figures.strata[0]!.status).toBe('accepted');
     expect(body.figures.strata[0]!.analysis.roc.length).toBeLessThanOrEqual(101);
-    expect(calibrationOverridesSchema.parse(body.overrides).cutoffs[0]!.provenance.derivedOn).toBe('2026-11-30');
+    expect(calibrationOverridesSchema.parse(body.overrides).cutoffs[0]!.provenance.derivedOn).toBe(
+      '2026-11-30',
+    );
     expect(body.report).toMatch(/^<!doctype html>/);
     expect(JSON.stringify(body)).not.toContain('SYN-');
     expect(logs.join('')).not.toContain('SYN-');

@@ -13,7 +13,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cohortToCsv } from '../../src/calibration/synthetic.js';
-import { calibrationOverridesSchema, provenanceSchema, withoutProvenance } from '../../src/calibration/overrides.js';
+import {
+  calibrationOverridesSchema,
+  provenanceSchema,
+  withoutProvenance,
+} from '../../src/calibration/overrides.js';
 import { driftBaselineSchema } from '../../src/calibration/drift.js';
 import { main } from '../../src/imaging/cli.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
@@ -106,7 +110,9 @@ describe('vbq calibrate', () => {
     expect(kb.overriddenCutoffs).toEqual(['site-vbq-l1-l4-osteoporosis-dxa-1-5t']);
     expect(kb.version).toContain(`overrides ${doc.version}`);
     // The calibrated cutoff is chosen for a 1.5 T score and not for a 3 T one.
-    expect(screeningCutoff(kb, 'vbq-l1-l4', 'lumbar', score(1.5, 'Siemens MAGNETOM Aera'))?.id).toBe(cutoff.id);
+    expect(screeningCutoff(kb, 'vbq-l1-l4', 'lumbar', score(1.5, 'Siemens MAGNETOM Aera'))?.id).toBe(
+      cutoff.id,
+    );
     expect(screeningCutoff(kb, 'vbq-l1-l4', 'lumbar', score(3))?.id).not.toBe(cutoff.id);
     expect(screeningCutoff(kb, 'vbq-l1-l4', 'lumbar', score(3))?.fieldStrengthT).toBeUndefined();
 
@@ -161,13 +167,23 @@ describe('vbq calibrate', () => {
 
   it('exit 1 on unreadable input (missing file, invalid rows, nothing for the metric) and 64 on usage errors', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'calibrate-'));
-    const args = ['--metric', 'vbq-l1-l4', '--outcome', 'osteoporosis-dxa', '--out', path.join(dir, 'o.json')];
+    const args = [
+      '--metric',
+      'vbq-l1-l4',
+      '--outcome',
+      'osteoporosis-dxa',
+      '--out',
+      path.join(dir, 'o.json'),
+    ];
     const missing = io();
     expect(await main(['calibrate', '--csv', path.join(dir, 'nope.csv'), ...args], missing.io)).toBe(1);
     expect(missing.err()).toContain('ENOENT');
 
     const bad = path.join(dir, 'bad.csv');
-    writeFileSync(bad, 'patient,metric,value,field_strength_t,scanner,measured_on,outcome,event,outcome_on\nP1,vbq-l1-l4,x,3,,2024-01-01,osteoporosis-dxa,1,2024-02-01\n');
+    writeFileSync(
+      bad,
+      'patient,metric,value,field_strength_t,scanner,measured_on,outcome,event,outcome_on\nP1,vbq-l1-l4,x,3,,2024-01-01,osteoporosis-dxa,1,2024-02-01\n',
+    );
     const invalid = io();
     expect(await main(['calibrate', '--csv', bad, ...args], invalid.io)).toBe(1);
     expect(invalid.err()).toContain('row 2, column value: must be a positive number');
@@ -175,11 +191,31 @@ describe('vbq calibrate', () => {
     const other = path.join(dir, 'other.csv');
     writeFileSync(other, cohortToCsv(cohort(22, [stratum({ events: 40, nonEvents: 40 })])));
     const none = io();
-    expect(await main(['calibrate', '--csv', other, '--metric', 'ebq', '--outcome', 'osteoporosis-dxa', '--out', path.join(dir, 'o.json')], none.io)).toBe(1);
+    expect(
+      await main(
+        [
+          'calibrate',
+          '--csv',
+          other,
+          '--metric',
+          'ebq',
+          '--outcome',
+          'osteoporosis-dxa',
+          '--out',
+          path.join(dir, 'o.json'),
+        ],
+        none.io,
+      ),
+    ).toBe(1);
     expect(none.err()).toContain('the cohort has no row for metric ebq and outcome osteoporosis-dxa');
 
     const usage = io();
-    expect(await main(['calibrate', '--csv', other, '--metric', 'vbq-l1-l4', '--outcome', 'nonsense', '--out', 'x'], usage.io)).toBe(64);
+    expect(
+      await main(
+        ['calibrate', '--csv', other, '--metric', 'vbq-l1-l4', '--outcome', 'nonsense', '--out', 'x'],
+        usage.io,
+      ),
+    ).toBe(64);
     expect(usage.err()).toContain('unknown outcome "nonsense"');
     expect(await main(['calibrate', '--metric', 'vbq-l1-l4'], io().io)).toBe(64);
     expect(await main(['calibrate', '--csv', other, ...args, '--min-events', '1'], io().io)).toBe(64);

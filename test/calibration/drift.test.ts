@@ -52,7 +52,9 @@ describe('drift watch', () => {
     expect(tiny[0]!.medianShift!).toBeLessThan(0.15);
     expect(tiny[0]!.pValue!).toBeLessThan(0.05);
     expect(tiny[0]!.status).toBe('stable');
-    expect(assessDrift(baseline, recent(5000, 2.9, 3, 'GE'), { minMedianShift: 0.01 })[0]!.status).toBe('drift');
+    expect(assessDrift(baseline, recent(5000, 2.9, 3, 'GE'), { minMedianShift: 0.01 })[0]!.status).toBe(
+      'drift',
+    );
   });
 
   it('the job sets the gauges and writes one log line per stratum, a warning for drift', async () => {
@@ -85,7 +87,9 @@ describe('drift watch', () => {
     const text = await registry.metrics();
     expect(text).toContain('calibration_drift{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"} 1');
     expect(text).toContain('calibration_drift{metric="vbq-l1-l4",field_strength="1.5",scanner="any"} -1');
-    expect(text).toMatch(/calibration_drift_median_shift\{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"\} 0\.\d+/);
+    expect(text).toMatch(
+      /calibration_drift_median_shift\{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"\} 0\.\d+/,
+    );
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; status: string });
     expect(parsed).toHaveLength(3);
     expect(parsed.filter((l) => l.level === 40).map((l) => l.status)).toEqual(['drift', 'drift']);

@@ -10,7 +10,14 @@ import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';
 import { shippedOutcomes } from './helpers.js';
 
-function score(id: string, patient: string, value: number, date: string, fs: number | null, scanner?: string): FhirResource {
+function score(
+  id: string,
+  patient: string,
+  value: number,
+  date: string,
+  fs: number | null,
+  scanner?: string,
+): FhirResource {
   return {
     resourceType: 'Observation',
     id,
@@ -28,7 +35,9 @@ function score(id: string, patient: string, value: number, date: string, fs: num
               valueQuantity: { value: fs, unit: 'T', system: 'http://unitsofmeasure.org', code: 'T' },
             },
           ]),
-      ...(scanner ? [{ code: { coding: [{ system: BONE_QUALITY_SYSTEM, code: 'scanner' }] }, valueString: scanner }] : []),
+      ...(scanner
+        ? [{ code: { coding: [{ system: BONE_QUALITY_SYSTEM, code: 'scanner' }] }, valueString: scanner }]
+        : []),
     ],
   };
 }
@@ -80,7 +89,11 @@ const resources: FhirResource[] = [
 
 let fhir: TestFhirServer;
 beforeAll(async () => {
-  const seed: Bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
+  const seed: Bundle = {
+    resourceType: 'Bundle',
+    type: 'collection',
+    entry: resources.map((resource) => ({ resource })),
+  };
   fhir = await startFhirServer({ seed: [seed], defaultPageSize: 2, maxPageSize: 2 });
 });
 afterAll(async () => {
@@ -134,7 +147,9 @@ describe('FHIR cohort input', () => {
   });
 
   it('recent scores for the drift watch: every valid score since the date', async () => {
-    const recent = await fhirRecentScores({ baseUrl: fhir.baseUrl, metric: 'vbq-l1-l4' })(new Date('2025-01-01'));
+    const recent = await fhirRecentScores({ baseUrl: fhir.baseUrl, metric: 'vbq-l1-l4' })(
+      new Date('2025-01-01'),
+    );
     expect(recent.map((r) => r.value).sort()).toEqual([3.1, 3.9]);
   });
 

@@ -61,7 +61,9 @@ describe('guards', () => {
   });
 
   it('unknown field strength: refused, never calibrated as if it applied to every scanner', async () => {
-    const r = await run(cohort(8, [stratum({ fieldStrengthT: null, events: 100, nonEvents: 100, mu1: 3.6 })]));
+    const r = await run(
+      cohort(8, [stratum({ fieldStrengthT: null, events: 100, nonEvents: 100, mu1: 3.6 })]),
+    );
     expect(r.strata[0]!.refusals.map((x) => x.code)).toEqual(['field-strength-unknown']);
     expect(r.accepted).toBe(0);
   });
@@ -90,7 +92,10 @@ describe('guards', () => {
     );
     expect(r.strata.map((s) => s.label)).toEqual(['3 T', '3 T, Scanner A']);
     expect(r.skipped).toEqual([
-      expect.objectContaining({ label: '3 T, Scanner B', reason: expect.stringContaining('10 events, 40 non-events') }),
+      expect.objectContaining({
+        label: '3 T, Scanner B',
+        reason: expect.stringContaining('10 events, 40 non-events'),
+      }),
     ]);
   });
 });

@@ -28,7 +28,11 @@ export function stratum(overrides: Partial<SyntheticStratum> = {}): SyntheticStr
   };
 }
 
-export function cohort(seed: number, strata: SyntheticStratum[], extra: { maxGapDays?: number } = {}): CohortRow[] {
+export function cohort(
+  seed: number,
+  strata: SyntheticStratum[],
+  extra: { maxGapDays?: number } = {},
+): CohortRow[] {
   return syntheticCohort({
     seed,
     metric: 'vbq-l1-l4',

@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { publishedCutoffsFor } from '../../src/calibration/calibrate.js';
-import { CalibrationOutcomesError, outcomeCodes, parseCalibrationOutcomes } from '../../src/calibration/outcomes.js';
+import {
+  CalibrationOutcomesError,
+  outcomeCodes,
+  parseCalibrationOutcomes,
+} from '../../src/calibration/outcomes.js';
 import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { KNOWLEDGE_DIR, shippedOutcomes } from './helpers.js';
 
@@ -19,17 +23,16 @@ describe('calibration outcomes', () => {
       expect(outcomeCodes(outcome, kb).length, name).toBeGreaterThan(0);
       expect(publishedCutoffsFor(kb, 'vbq-l1-l4', outcome).length, name).toBeGreaterThan(0);
     }
-    expect(publishedCutoffsFor(kb, 'vbq-l1-l4', shippedOutcomes().outcomes['osteoporosis-dxa']!).map((c) => c.id)).toEqual([
-      'vbq-osteoporosis-chen-2023',
-      'vbq-osteoporosis-kadri-2022',
-      'vbq-osteoporosis-pu-2023',
-    ]);
+    expect(
+      publishedCutoffsFor(kb, 'vbq-l1-l4', shippedOutcomes().outcomes['osteoporosis-dxa']!).map((c) => c.id),
+    ).toEqual(['vbq-osteoporosis-chen-2023', 'vbq-osteoporosis-kadri-2022', 'vbq-osteoporosis-pu-2023']);
   });
 
   it('codes not confirmed against their terminology are marked unverified', () => {
     for (const outcome of Object.values(shippedOutcomes().outcomes)) {
       if (outcome.source.kind !== 'clinical-event') continue;
-      for (const code of outcome.source.codes) expect(code.verified || code.verifiedBy === undefined).toBe(true);
+      for (const code of outcome.source.codes)
+        expect(code.verified || code.verifiedBy === undefined).toBe(true);
     }
   });
 
@@ -38,13 +41,17 @@ describe('calibration outcomes', () => {
     const a = raw();
     (a.outcomes['cage-subsidence']!.references as string[]).push('no-such-paper');
     expect(() => parseCalibrationOutcomes(a, kb)).toThrow(
-      new CalibrationOutcomesError('calibration-outcomes.json outcomes.cage-subsidence: unknown reference "no-such-paper"'),
+      new CalibrationOutcomesError(
+        'calibration-outcomes.json outcomes.cage-subsidence: unknown reference "no-such-paper"',
+      ),
     );
     const b = raw();
     (b.outcomes['fragility-fracture']!.source as { codeLists: string[] }).codeLists = ['no-such-list'];
     expect(() => parseCalibrationOutcomes(b, kb)).toThrow(/outcomes\.fragility-fracture\.source/);
     const c = raw();
-    (c.outcomes['cage-subsidence']!.cutoff as { procedureFamilies: { lumbar: string[] } }).procedureFamilies.lumbar = ['any'];
+    (
+      c.outcomes['cage-subsidence']!.cutoff as { procedureFamilies: { lumbar: string[] } }
+    ).procedureFamilies.lumbar = ['any'];
     expect(() => parseCalibrationOutcomes(c, kb)).toThrow(/needs named procedure families \(lumbar\)/);
   });
 });

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { calibrate } from '../../src/calibration/calibrate.js';
 import { seededRandom } from '../../src/calibration/random.js';
-import { binormalTruth, bootstrap, delong, sorted, youdenOptimal, rocFromSorted } from '../../src/calibration/stats.js';
+import {
+  binormalTruth,
+  bootstrap,
+  delong,
+  sorted,
+  youdenOptimal,
+  rocFromSorted,
+} from '../../src/calibration/stats.js';
 import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { cohort, shippedOutcomes, stratum } from './helpers.js';
 
@@ -27,7 +34,10 @@ describe('binormal cohorts with known ROC', () => {
       ['3 T', 'accepted'],
     ]);
     for (const s of result.strata) {
-      const truth = s.key.fieldStrengthT === 3 ? binormalTruth(2.6, 0.45, 3.2, 0.45) : binormalTruth(3.1, 0.45, 3.7, 0.45);
+      const truth =
+        s.key.fieldStrengthT === 3
+          ? binormalTruth(2.6, 0.45, 3.2, 0.45)
+          : binormalTruth(3.1, 0.45, 3.7, 0.45);
       const a = s.analysis!;
       expect(truth.auc).toBeGreaterThanOrEqual(a.auc.ci95[0]);
       expect(truth.auc).toBeLessThanOrEqual(a.auc.ci95[1]);
