@@ -20,6 +20,7 @@ import {
 } from '../../src/calibration/overrides.js';
 import { driftBaselineSchema } from '../../src/calibration/drift.js';
 import { main } from '../../src/imaging/cli.js';
+import { exampleCohortCsv } from '../../examples/calibration/generate-cohort.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
 import { screeningCutoff } from '../../src/rules/cutoffs.js';
 import { cohort, KNOWLEDGE_DIR, stratum } from './helpers.js';
@@ -43,6 +44,10 @@ const score = (fieldStrengthT: number, scanner?: string): Score =>
   ({ metric: 'vbq-l1-l4', region: 'lumbar', value: 3.3, fieldStrengthT, scanner }) as unknown as Score;
 
 describe('vbq calibrate', () => {
+  it('the shipped example cohort is what its seeded script generates', () => {
+    expect(readFileSync(EXAMPLE, 'utf8')).toBe(exampleCohortCsv());
+  });
+
   it('calibrates the example cohort, writes overrides the service loads, and they apply only to their field strength', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'calibrate-'));
     const out = path.join(dir, 'overrides.json');
@@ -76,6 +81,9 @@ describe('vbq calibrate', () => {
     );
     expect(stdout).toMatch(/^1\.5 T: n=300 \(90 events, 210 non-events\): ACCEPTED cutoff >= 3\.\d{3}/m);
     expect(stdout).toContain(`wrote ${out} (1 cutoffs)`);
+    // The README's walkthrough shows this very line.
+    const line = stdout.split('\n').find((l) => l.startsWith('1.5 T: n=300'))!;
+    expect(readFileSync(path.join(ROOT, 'README.md'), 'utf8')).toContain(line);
 
     const doc = calibrationOverridesSchema.parse(JSON.parse(readFileSync(out, 'utf8')));
     const cutoff = doc.cutoffs[0]!;
