@@ -39,6 +39,7 @@ export const USAGE = `usage:
     --timezone  UTC offset for DICOM times without one (default DICOM_DEFAULT_TIMEZONE; otherwise only
                 the date is written)
   Unreadable files are skipped with a warning each. Directories are read recursively.
+  vbq calibrate --help                  site calibration of cutoffs (README "Site calibration")
 
 exit codes:
 ${exitCodeTable()}`;
@@ -60,6 +61,9 @@ function usage(io: CliIo, message?: string): number {
 
 /** Runs the `vbq` command line; returns the exit code (never calls process.exit). */
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  // Site calibration has its own options and exit codes (src/calibration/cli.ts); loaded only when used.
+  if (argv[0] === 'calibrate')
+    return (await import('../calibration/cli.js')).runCalibrate(argv.slice(1), { ...io, env: io.env ?? {} });
   let args;
   try {
     args = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
