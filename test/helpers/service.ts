@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createApp, type AppDeps } from '../../src/app.js';
+import { ehrProfile } from '../../src/cds/ehr-profiles.js';
 import type { CdsClientInput } from '../../src/config/clients.js';
 import { createClientAuthenticator } from '../../src/http/auth/authenticator.js';
 import { createLogger } from '../../src/http/logger.js';
@@ -79,6 +80,8 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     now: options.now,
     readinessChecks: options.readinessChecks,
     mounts: options.mounts,
+    // Each client's EHR profile, as src/server.ts wires it (generic for the default test client).
+    profileOf: (iss) => ehrProfile(options.clients?.find((c) => c.iss === iss) ?? {}),
   });
   server.on('request', app);
 
