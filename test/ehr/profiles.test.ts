@@ -4,6 +4,8 @@
  * card every scenario fixture produces, shaped for Epic, Oracle Health and a generic client, must pass
  * that EHR's rules (and the generic shaping must change nothing).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   EPIC_TOPIC_CODE,
@@ -109,6 +111,12 @@ describe('epicTopicCode', () => {
     expect(new Set(mapped).size).toBe(CARD_TOPICS.length);
     expect(CARD_TOPICS.map(epicTopicCode)).toEqual(mapped);
     expect(epicTopicCode('bone-quality-above-cutoff')).toBe('BoneQualityAboveCutoff');
+  });
+
+  it('the README documents the mapping of every card topic', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    for (const t of shippedKnowledgeBase().cardTopics)
+      expect(readme).toMatch(new RegExp(`\\| \`${t.code}\`\\s*\\| \`${epicTopicCode(t.code)}\`\\s*\\|`));
   });
 
   it('never exceeds 100 characters', () => {
