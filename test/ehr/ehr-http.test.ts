@@ -114,6 +114,29 @@ describe('Epic', () => {
     expect(cards.flatMap((c) => c.links ?? []).some((l) => l.type === 'smart')).toBe(false);
   });
 
+  it('feedback in a batch, as Epic sends it, on an Epic-shaped card', async () => {
+    const cards = await cardsOf(await post(SIGN, scenarioRequest(CRITICAL).body));
+    const card = cards[0]!;
+    const at = new Date().toISOString();
+    const res = await post(`${SIGN}/feedback`, {
+      feedback: [
+        {
+          card: card.uuid,
+          outcome: 'accepted',
+          acceptedSuggestions: [{ id: card.suggestions![0]!.uuid }],
+          outcomeTimestamp: at,
+        },
+        {
+          card: card.uuid,
+          outcome: 'overridden',
+          overrideReason: { reason: card.overrideReasons?.[0] },
+          outcomeTimestamp: at,
+        },
+      ],
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('refuses an Epic token whose jku is not on the allow-list', async () => {
     const res = await post(SIGN, scenarioRequest(CRITICAL).body, 'https://evil.example.org/jwks');
     expect(res.status).toBe(401);
@@ -253,6 +276,32 @@ describe('CDS Hooks 3.0: fhirAuthorization with SMART v2 scopes, pinned version'
       expect(JSON.stringify(outcome)).toMatch(/patient/);
     },
   );
+
+  it('feedback with a CDS Hooks 3.0 non-adherence reason code is accepted', async () => {
+    const path = `${SIGN}/feedback`;
+    const res = await svc.post(
+      path,
+      {
+        feedback: [
+          {
+            card: crypto.randomUUID(),
+            outcome: 'overridden',
+            overrideReason: {
+              reason: {
+                system: 'http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes',
+                code: 'patient-refuses',
+                display: 'Patient refuses/declines',
+              },
+              userComment: 'declined',
+            },
+            outcomeTimestamp: new Date().toISOString(),
+          },
+        ],
+      },
+      { token: await v3.sign({ aud: svc.baseUrl + path }) },
+    );
+    expect(res.status).toBe(200);
+  });
 
   it('a 2.0 client gets no actionSelectionBehavior', async () => {
     const cards = await cardsOf(await svc.post(SIGN, withAuth('patient/*.rs', '')));
