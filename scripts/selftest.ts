@@ -9,11 +9,12 @@
  * Exit 0 when every check passes, 1 otherwise, 2 on bad arguments.
  *
  * The key file is a private JWK (with kid and alg), or the demo client's key file (DATA_DIR/demo-client/
- * es384-key.json, then --iss defaults to the demo client). The service must trust that key for --iss, and
+ * es384-key.json, then --iss defaults to the demo client). Without --key, the demo client's key under the
+ * default DATA_DIR (./data) is used when present, so a local demo-mode service needs no arguments but --base. The service must trust that key for --iss, and
  * its client entry should carry the same `ehr` as --ehr: the self-test checks what the service sends.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,8 @@ import type { CdsCard } from '../src/cds/types.js';
 import { DEMO_CLIENT_ISS } from '../src/demo/demo-client.js';
 import { readDemoSeed } from '../src/demo/seed/index.js';
 
+/** The demo client's key under the default DATA_DIR (demo mode writes it on first start). */
+const DEFAULT_DEMO_KEY = path.resolve('data', 'demo-client', 'es384-key.json');
 export const EPIC_TRIGGER_EXTENSION = 'com.epic.cdshooks.request.bpa-trigger-action';
 const HOOKS_BY_EHR: Record<EhrKind, string[]> = {
   epic: ['patient-view', 'order-select', 'order-sign'],
@@ -289,9 +292,10 @@ async function main(): Promise<number> {
     strict: true,
   });
   const ehr = values.ehr;
+  const keyPath = values.key ?? (existsSync(DEFAULT_DEMO_KEY) ? DEFAULT_DEMO_KEY : undefined);
   if (
     values.base === undefined ||
-    values.key === undefined ||
+    keyPath === undefined ||
     (ehr !== 'epic' && ehr !== 'oracle' && ehr !== 'generic')
   ) {
     process.stderr.write(
@@ -301,7 +305,7 @@ async function main(): Promise<number> {
   }
   let key: { jwk: JWK; demo: boolean };
   try {
-    key = readKey(values.key);
+    key = readKey(keyPath);
   } catch (err) {
     process.stderr.write(`cannot read key file: ${(err as Error).message}\n`);
     return 2;

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrProfile, epicTopicCode } from '../../src/cds/ehr-profiles.js';
+import { demoClient, loadOrCreateDemoKeys } from '../../src/demo/demo-client.js';
 import { createServices } from '../../src/services/index.js';
 import { runSelftest } from '../../scripts/selftest.js';
 import { createTestClient, type TestClient } from '../helpers/jwt.js';
@@ -91,12 +92,13 @@ describe('npm run selftest', () => {
   let keyFile: string;
   beforeAll(async () => {
     epic = await createTestClient({ alg: 'RS384', iss: 'https://fhir.hospital.example/api/FHIR/R4' });
+    dir = mkdtempSync(path.join(tmpdir(), 'selftest-'));
+    await loadOrCreateDemoKeys(dir);
     svc = await startTestService({
       store: await storeBackends()[0]!.open(),
       services: createServices(kb, { careTeamBaseUrl: 'https://cds.hospital.example' }),
-      clients: [{ iss: epic.iss, jwks: epic.jwks, ehr: 'epic' }],
+      clients: [{ iss: epic.iss, jwks: epic.jwks, ehr: 'epic' }, await demoClient(dir)],
     });
-    dir = mkdtempSync(path.join(tmpdir(), 'selftest-'));
     keyFile = path.join(dir, 'epic-key.json');
     writeFileSync(
       keyFile,
@@ -153,6 +155,21 @@ describe('npm run selftest', () => {
     ]);
     expect(code).toBe(2); // no --iss with a plain JWK
     expect(stdout).toBe('');
+  });
+
+  it('generic with the demo client key file (no --iss needed): passes', async () => {
+    const demoKey = path.join(dir, 'demo-client', 'es384-key.json');
+    const { code, stdout } = await cli('selftest.ts', [
+      '--base',
+      svc.baseUrl,
+      '--ehr',
+      'generic',
+      '--key',
+      demoKey,
+    ]);
+    expect(stdout).toMatch(/^order-sign \(\S+\)\s+PASS\s+\d+\s+[1-9]\d* card/m);
+    expect(stdout).toContain('all 5 checks passed');
+    expect(code).toBe(0);
   });
 
   it('reports an unreachable service as failures, exit 1', async () => {
