@@ -151,3 +151,41 @@ export function shapeCards(cards: CdsCard[], profile: EhrProfile): CdsCard[] {
     return card;
   });
 }
+
+/** Epic keeps an override across calls only through a static alphanumeric topic code of at most 100. */
+export const EPIC_TOPIC_CODE = /^[A-Za-z0-9]{1,100}$/;
+
+/**
+ * What in a card (already shaped) breaks its EHR profile's rules: empty when the EHR can take it. Used by
+ * the tests over every scenario card and by the conformance self-test (scripts/selftest.ts) against a
+ * running service, so both check the same rules.
+ */
+export function profileProblems(card: CdsCard, profile: EhrProfile): string[] {
+  const problems: string[] = [];
+  const cap = ORDER.indexOf(profile.maxIndicator);
+  if (ORDER.indexOf(card.indicator) > cap)
+    problems.push(`indicator ${card.indicator} above the ceiling ${profile.maxIndicator}`);
+  const topic = card.source.topic?.code;
+  if (profile.alphanumericTopicCodes && (topic === undefined || !EPIC_TOPIC_CODE.test(topic)))
+    problems.push(`source.topic.code ${JSON.stringify(topic)} is not 1-100 alphanumeric characters`);
+  if (profile.ehr === 'epic' && card.selectionBehavior !== undefined && card.selectionBehavior !== 'any')
+    problems.push(`selectionBehavior ${card.selectionBehavior} (Epic supports "any" only)`);
+  (card.suggestions ?? []).forEach((s, i) => {
+    if (profile.singleActionSuggestions && (s.actions?.length ?? 0) !== 1)
+      problems.push(`suggestion ${i} has ${s.actions?.length ?? 0} actions (exactly one expected)`);
+    if (!profile.actionSelectionBehavior && s.actionSelectionBehavior !== undefined)
+      problems.push(`suggestion ${i} has actionSelectionBehavior the client did not declare support for`);
+  });
+  for (const link of card.links ?? []) {
+    if (link.type === 'smart' && !profile.smartLinks)
+      problems.push(`SMART link ${link.url} not registered with this EHR`);
+    if (
+      profile.allowedLinkPrefixes !== undefined &&
+      !profile.allowedLinkPrefixes.some((p) => link.url.startsWith(p))
+    )
+      problems.push(`link ${link.url} is not on the allowed-links list`);
+    if (!profile.appContext && link.appContext !== undefined)
+      problems.push(`link ${link.url} has appContext (not supported)`);
+  }
+  return problems;
+}

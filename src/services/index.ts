@@ -14,6 +14,32 @@ export interface ServicesOptions extends BoneHealthOptions {
   patientViewRepeatHours?: number;
 }
 
+/**
+ * CDS Hooks 3.0 discovery fields (2.0 clients ignore unknown fields, so the answer stays valid 2.0).
+ * `version` is the specification version the service implements (3.0 features: v2 scopes, OperationOutcome
+ * errors, override-reason value set, actionSelectionBehavior for clients that declare it) and stays
+ * compatible with 2.0. `hookVersion` must match the published hook definition: patient-view, order-sign
+ * and order-select are all `hookVersion 1.0` in their definitions' metadata tables (HL7/cds-hooks
+ * repository, hooks/patient-view.md, hooks/order-sign.md, hooks/order-select.md).
+ */
+export const CDS_HOOKS_VERSION = '3.0.0';
+export const HOOK_VERSIONS: Record<CdsService['definition']['hook'], string> = {
+  'patient-view': '1.0',
+  'order-sign': '1.0',
+  'order-select': '1.0',
+};
+
+function withVersions(service: CdsService): CdsService {
+  return {
+    ...service,
+    definition: {
+      ...service.definition,
+      version: CDS_HOOKS_VERSION,
+      hookVersion: HOOK_VERSIONS[service.definition.hook],
+    },
+  };
+}
+
 export function createServices(kb: KnowledgeBase, options: ServicesOptions = {}): CdsService[] {
   return [
     orderSignService(kb, options),
@@ -22,7 +48,7 @@ export function createServices(kb: KnowledgeBase, options: ServicesOptions = {})
       ...options,
       repeatWindowMs: (options.patientViewRepeatHours ?? 24) * 3_600_000,
     }),
-  ];
+  ].map(withVersions);
 }
 
 export { createHookPipeline, type HookPipelineDeps } from './pipeline.js';

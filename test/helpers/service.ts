@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createApp, type AppDeps } from '../../src/app.js';
+import { ehrProfile } from '../../src/cds/ehr-profiles.js';
 import type { CdsClientInput } from '../../src/config/clients.js';
 import type { FhirFetchLimits } from '../../src/fhir/client.js';
 import { createFhirAccess } from '../../src/fhir/access.js';
@@ -97,6 +98,8 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     mounts: options.mounts,
     fhirAccess: createFhirAccess({ clients, limits: options.fhirLimits }),
     clientLimiter: options.clientLimits ? await createClientLimiter(options.clientLimits) : undefined,
+    // Each client's EHR profile, as src/server.ts wires it (generic for the default test client).
+    profileOf: (iss) => ehrProfile(options.clients?.find((c) => c.iss === iss) ?? {}),
   });
   server.on('request', app);
 
