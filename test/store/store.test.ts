@@ -187,8 +187,10 @@ for (const backend of storeBackends()) {
         }
       };
       const [a, b] = await Promise.all([writer('a'), writer('b'), reader()]);
-      // Inside its transaction each writer sees its own first row plus, at most, the other's two.
-      expect([a, b].sort()).toEqual([1, 3]);
+      // Inside its transaction each writer sees its own first row plus none or both of the other's.
+      for (const n of [a, b]) expect(n! % 2).toBe(1);
+      // SQLite's one connection runs the transactions one after the other.
+      if (s.db.kind === 'sqlite') expect([a, b].sort()).toEqual([1, 3]);
       // Outside, only whole transactions are visible: 0, 2 or 4 rows, never an odd count.
       expect(observed.length).toBe(10);
       for (const n of observed) expect(n % 2).toBe(0);
