@@ -4,9 +4,9 @@
  * the store and the migrations say where the two differ.
  */
 import path from 'node:path';
-import pg from 'pg';
+// Each driver is loaded only when its back-end is used: start-up pays for one, not both.
+import type pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
-import { openSqlite } from './sqlite.js';
 
 export type SqlParam = string | number | boolean | null | Date;
 
@@ -65,7 +65,8 @@ export const SQLITE_FILE = 'cds.sqlite';
 export async function openDb(options: DbOptions): Promise<Db> {
   let db: Db;
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
+    const { default: pgDriver } = await import('pg');
+    const pool = new pgDriver.Pool({
       connectionString: options.databaseUrl,
       max: 10,
       connectionTimeoutMillis: 5000,
@@ -74,6 +75,7 @@ export async function openDb(options: DbOptions): Promise<Db> {
     pool.on('error', () => undefined);
     db = new PgDb(pool);
   } else {
+    const { openSqlite } = await import('./sqlite.js');
     db = openSqlite(options.dataDir === 'memory://' ? ':memory:' : path.join(options.dataDir, SQLITE_FILE));
   }
   try {
