@@ -158,6 +158,16 @@ for (const backend of storeBackends()) {
       expect(row?.override_reason).toBeNull();
     });
 
+    it('refuses an unrepresentable date as a data error (SQLSTATE class 22), which the API answers with 400', async () => {
+      store = await backend.open();
+      const err: unknown = await store
+        .claimJti('iss', 'bad-date', new Date(Number.NaN))
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: expect.stringMatching(/^22/), severity: 'ERROR' });
+      // The store is still usable afterwards.
+      expect(await store.claimJti('iss', 'good-date', new Date(Date.now() + 1000))).toBe(true);
+    });
+
     it('keeps concurrent transactions apart: neither sees the other half-done', async () => {
       store = await backend.open();
       const s = store;
