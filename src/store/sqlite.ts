@@ -23,12 +23,14 @@ export class SqliteDataError extends Error {
 
 /**
  * Dates are stored as ISO-8601 UTC text with milliseconds (what `Date#toISOString` and `now()` below
- * produce), so comparing them as text orders them in time.
+ * produce), so comparing them as text orders them in time. That holds for years 0000-9999 only (beyond,
+ * toISOString writes a sign and six digits), so other years are refused like an invalid date.
  */
 function bindable(value: SqlParam): Bindable {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new SqliteDataError('invalid date/time value');
-    return value.toISOString();
+    const iso = Number.isNaN(value.getTime()) ? '' : value.toISOString();
+    if (iso.length !== 24) throw new SqliteDataError('date/time value out of range');
+    return iso;
   }
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value;
