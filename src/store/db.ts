@@ -1,18 +1,19 @@
 /**
- * One SQL dialect (PostgreSQL) and one set of migrations for both back-ends: a PostgreSQL server (`pg`)
- * when DATABASE_URL is set, else embedded PostgreSQL (PGlite) in DATA_DIR.
+ * Two back-ends behind one small surface: a PostgreSQL server (`pg`) when DATABASE_URL is set (replicas
+ * share it), else embedded SQLite (better-sqlite3) in DATA_DIR/cds.sqlite. `kind` names the SQL dialect;
+ * the store and the migrations say where the two differ.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
+// Each driver is loaded only when its back-end is used: start-up pays for one, not both.
+import type pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 
 export type SqlParam = string | number | boolean | null | Date;
 
 /** The smallest database surface the store needs; both back-ends implement it. */
 export interface Db {
-  readonly kind: 'postgres' | 'pglite';
+  /** The SQL dialect: PostgreSQL or SQLite. */
+  readonly kind: 'postgres' | 'sqlite';
   query<R extends object>(sql: string, params?: SqlParam[]): Promise<R[]>;
   /** Runs `fn` in one transaction (on one connection). */
   transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T>;
@@ -51,31 +52,9 @@ class PgDb implements Db {
   }
 }
 
-class PgliteDb implements Db {
-  readonly kind = 'pglite' as const;
-  constructor(private readonly db: PGlite) {}
-
-  async query<R extends object>(sql: string, params: SqlParam[] = []): Promise<R[]> {
-    return (await this.db.query<R>(sql, params)).rows;
-  }
-
-  async transaction<T>(fn: (tx: Pick<Db, 'query'>) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) =>
-      fn({
-        query: async <R extends object>(sql: string, params: SqlParam[] = []) =>
-          (await tx.query<R>(sql, params)).rows,
-      }),
-    );
-  }
-
-  async close(): Promise<void> {
-    await this.db.close();
-  }
-}
-
 export interface DbOptions {
   databaseUrl?: string;
-  /** Directory for the embedded database; `memory://` keeps it in memory (tests). */
+  /** Directory of the embedded database file (cds.sqlite); `memory://` keeps it in memory (tests). */
   dataDir: string;
   /**
    * How long to keep retrying (with backoff) while DATABASE_URL's server does not accept connections yet,
@@ -163,11 +142,15 @@ async function waitForPostgres(pool: pg.Pool, databaseUrl: string, timeoutMs: nu
   }
 }
 
+/** The embedded database's file name inside DATA_DIR. */
+export const SQLITE_FILE = 'cds.sqlite';
+
 /** Opens the database and applies pending migrations. */
 export async function openDb(options: DbOptions): Promise<Db> {
   let db: Db;
   if (options.databaseUrl) {
-    const pool = new pg.Pool({
+    const { default: pgDriver } = await import('pg');
+    const pool = new pgDriver.Pool({
       connectionString: options.databaseUrl,
       max: 10,
       connectionTimeoutMillis: 5000,
@@ -181,12 +164,9 @@ export async function openDb(options: DbOptions): Promise<Db> {
       throw err;
     }
     db = new PgDb(pool);
-  } else if (options.dataDir === 'memory://') {
-    db = new PgliteDb(await PGlite.create('memory://'));
   } else {
-    const dir = path.join(options.dataDir, 'pglite');
-    fs.mkdirSync(dir, { recursive: true });
-    db = new PgliteDb(await PGlite.create(dir));
+    const { openSqlite } = await import('./sqlite.js');
+    db = openSqlite(options.dataDir === 'memory://' ? ':memory:' : path.join(options.dataDir, SQLITE_FILE));
   }
   try {
     await migrate(db);
@@ -197,20 +177,30 @@ export async function openDb(options: DbOptions): Promise<Db> {
   return db;
 }
 
-/** Applies migrations in order, once each, under an advisory lock so replicas starting together agree. */
+/**
+ * Applies migrations in order, once each. On PostgreSQL under an advisory lock so replicas starting
+ * together agree; on SQLite the transaction's write lock (BEGIN IMMEDIATE) does the same for processes
+ * sharing the file.
+ */
 export async function migrate(db: Db): Promise<void> {
+  const sqlite = db.kind === 'sqlite';
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(727274)');
+    if (!sqlite) await tx.query('SELECT pg_advisory_xact_lock(727274)');
     await tx.query(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      sqlite
+        ? SQLITE_SCHEMA_MIGRATIONS
+        : 'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
     );
     const applied = new Set(
       (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version),
     );
     for (const m of MIGRATIONS) {
       if (applied.has(m.version)) continue;
-      for (const statement of m.statements) await tx.query(statement);
+      for (const statement of sqlite ? m.sqlite : m.statements) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
     }
   });
 }
+
+const SQLITE_SCHEMA_MIGRATIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+  applied_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))`;

@@ -1,6 +1,6 @@
 /**
  * The per-call state a single instance keeps in memory: the JWT replay cache and cross-hook card claims.
- * With the embedded database (PGlite) the service is one process by construction, so a database round
+ * With the embedded database (SQLite) the service is one process by construction, so a database round
  * trip per call buys nothing; replicas sharing PostgreSQL use the Store's tables instead (see
  * src/server.ts). Expired entries are swept periodically, not on every call.
  */

@@ -1,12 +1,23 @@
 /**
- * The schema, as ordered migrations shared by PostgreSQL and PGlite. Append only: never edit a migration
- * that has shipped.
+ * The schema, as ordered migrations: `statements` for PostgreSQL, `sqlite` for the embedded store, one
+ * migration carrying both so they cannot drift apart in numbering. Append only: never edit a migration
+ * that has shipped (the PostgreSQL statements are exactly those applied to existing deployments).
+ *
+ * SQLite mapping: timestamptz -> text holding ISO-8601 UTC with milliseconds (what Date#toISOString
+ * gives; compared as text, it orders in time), jsonb -> text holding JSON (the store parses it on read),
+ * bigserial -> INTEGER PRIMARY KEY AUTOINCREMENT (ids never reused, like a sequence).
  */
 export interface Migration {
   version: number;
   name: string;
+  /** PostgreSQL. */
   statements: string[];
+  /** SQLite: the same tables, columns, keys and indexes. */
+  sqlite: string[];
 }
+
+/** `now()` as a SQLite column default, in the format the store writes. */
+const NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -54,6 +65,48 @@ export const MIGRATIONS: Migration[] = [
        )`,
       'CREATE INDEX shown_cards_expires ON shown_cards (expires_at)',
     ],
+    sqlite: [
+      `CREATE TABLE jti_replay (
+         iss text NOT NULL,
+         jti text NOT NULL,
+         expires_at text NOT NULL,
+         PRIMARY KEY (iss, jti)
+       )`,
+      'CREATE INDEX jti_replay_expires ON jti_replay (expires_at)',
+      `CREATE TABLE feedback (
+         id integer PRIMARY KEY AUTOINCREMENT,
+         dedupe_key text NOT NULL UNIQUE,
+         service_id text NOT NULL,
+         card_uuid text NOT NULL,
+         outcome text NOT NULL,
+         accepted_suggestions text,
+         override_reason text,
+         outcome_timestamp text NOT NULL,
+         client_iss text NOT NULL,
+         received_at text NOT NULL DEFAULT ${NOW}
+       )`,
+      'CREATE INDEX feedback_card ON feedback (card_uuid)',
+      `CREATE TABLE audit (
+         id integer PRIMARY KEY AUTOINCREMENT,
+         at text NOT NULL,
+         service_id text NOT NULL,
+         hook_instance text NOT NULL,
+         client_iss text NOT NULL,
+         patient_id text,
+         outcome text NOT NULL,
+         card_ids text NOT NULL,
+         duration_ms integer NOT NULL
+       )`,
+      'CREATE INDEX audit_at ON audit (at)',
+      `CREATE TABLE shown_cards (
+         hook_instance text NOT NULL,
+         card_uuid text NOT NULL,
+         hook text NOT NULL,
+         expires_at text NOT NULL,
+         PRIMARY KEY (hook_instance, card_uuid)
+       )`,
+      'CREATE INDEX shown_cards_expires ON shown_cards (expires_at)',
+    ],
   },
   {
     version: 2,
@@ -75,6 +128,23 @@ export const MIGRATIONS: Migration[] = [
        )`,
       'CREATE INDEX outbox_due ON outbox (status, next_attempt_at)',
     ],
+    sqlite: [
+      `CREATE TABLE outbox (
+         id integer PRIMARY KEY AUTOINCREMENT,
+         kind text NOT NULL,
+         dedupe_key text NOT NULL UNIQUE,
+         payload text NOT NULL,
+         status text NOT NULL DEFAULT 'pending',
+         attempts integer NOT NULL DEFAULT 0,
+         next_attempt_at text NOT NULL DEFAULT ${NOW},
+         locked_until text,
+         last_error text,
+         result text,
+         created_at text NOT NULL DEFAULT ${NOW},
+         updated_at text NOT NULL DEFAULT ${NOW}
+       )`,
+      'CREATE INDEX outbox_due ON outbox (status, next_attempt_at)',
+    ],
   },
   {
     version: 3,
@@ -85,6 +155,16 @@ export const MIGRATIONS: Migration[] = [
          patient_id text NOT NULL,
          card_uuid text NOT NULL,
          expires_at timestamptz NOT NULL,
+         PRIMARY KEY (service_id, patient_id, card_uuid)
+       )`,
+      'CREATE INDEX chart_reminders_expires ON chart_reminders (expires_at)',
+    ],
+    sqlite: [
+      `CREATE TABLE chart_reminders (
+         service_id text NOT NULL,
+         patient_id text NOT NULL,
+         card_uuid text NOT NULL,
+         expires_at text NOT NULL,
          PRIMARY KEY (service_id, patient_id, card_uuid)
        )`,
       'CREATE INDEX chart_reminders_expires ON chart_reminders (expires_at)',

@@ -1,6 +1,11 @@
 /**
  * Persistence for the service: JWT replay cache, feedback, audit trail, per-hookInstance card
  * deduplication and the write-back outbox. All SQL lives here; callers get typed operations.
+ *
+ * The SQL runs on PostgreSQL and on SQLite (>= 3.35: UPSERT with RETURNING). Where they differ, the code
+ * branches on `db.kind`: SQLite has no row locks (one connection, serialised: nothing to skip), keeps
+ * JSON and timestamps as text (decoded on read by `decodeRow` so callers get the same values on both) and
+ * gets `now()` from the adapter (src/store/sqlite.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Db, SqlParam } from './db.js';
@@ -49,8 +54,53 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Columns held as jsonb on PostgreSQL (parsed by the driver) and as JSON text on SQLite. */
+const JSON_COLUMNS = new Set(['accepted_suggestions', 'override_reason', 'card_ids', 'payload', 'result']);
+/** Columns held as timestamptz on PostgreSQL (read as Date by the driver) and as ISO text on SQLite. */
+const TIME_COLUMNS = new Set([
+  'expires_at',
+  'outcome_timestamp',
+  'received_at',
+  'at',
+  'next_attempt_at',
+  'locked_until',
+  'created_at',
+  'updated_at',
+]);
+
 export class Store {
-  constructor(readonly db: Db) {}
+  private readonly sqlite: boolean;
+
+  constructor(readonly db: Db) {
+    this.sqlite = db.kind === 'sqlite';
+  }
+
+  /** A row as PostgreSQL's driver returns it: JSON parsed, timestamps as Dates. */
+  private decodeRow<R extends object>(row: R): R {
+    if (!this.sqlite) return row;
+    const out = { ...row } as Record<string, unknown>;
+    for (const [key, value] of Object.entries(out)) {
+      if (typeof value !== 'string') continue;
+      if (JSON_COLUMNS.has(key)) out[key] = JSON.parse(value) as unknown;
+      else if (TIME_COLUMNS.has(key)) out[key] = new Date(value);
+    }
+    return out as R;
+  }
+
+  private async select<R extends object>(sql: string, params?: SqlParam[]): Promise<R[]> {
+    const rows = await this.db.query<R>(sql, params);
+    return this.sqlite ? rows.map((r) => this.decodeRow(r)) : rows;
+  }
+
+  /**
+   * A client's date-time as the database compares it: PostgreSQL parses the text itself; SQLite compares
+   * text, so an offset (`+01:00`) is normalised to UTC first. The value was validated as a date-time.
+   */
+  private timestamp(value: string): SqlParam {
+    if (!this.sqlite) return value;
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? value : date;
+  }
 
   /** True when the database answers. */
   async ping(): Promise<void> {
@@ -89,7 +139,7 @@ export class Store {
             row.outcome,
             row.acceptedSuggestions ? JSON.stringify(row.acceptedSuggestions) : null,
             row.overrideReason === undefined ? null : JSON.stringify(row.overrideReason),
-            row.outcomeTimestamp,
+            this.timestamp(row.outcomeTimestamp),
             row.clientIss,
           ],
         );
@@ -101,8 +151,8 @@ export class Store {
 
   async listFeedback(cardUuid?: string): Promise<Record<string, unknown>[]> {
     return cardUuid
-      ? this.db.query('SELECT * FROM feedback WHERE card_uuid = $1 ORDER BY id', [cardUuid])
-      : this.db.query('SELECT * FROM feedback ORDER BY id');
+      ? this.select('SELECT * FROM feedback WHERE card_uuid = $1 ORDER BY id', [cardUuid])
+      : this.select('SELECT * FROM feedback ORDER BY id');
   }
 
   async recordAudit(row: AuditRow): Promise<void> {
@@ -136,8 +186,8 @@ export class Store {
 
   async listAudit(hookInstance?: string): Promise<Record<string, unknown>[]> {
     return hookInstance
-      ? this.db.query('SELECT * FROM audit WHERE hook_instance = $1 ORDER BY id', [hookInstance])
-      : this.db.query('SELECT * FROM audit ORDER BY id');
+      ? this.select('SELECT * FROM audit WHERE hook_instance = $1 ORDER BY id', [hookInstance])
+      : this.select('SELECT * FROM audit ORDER BY id');
   }
 
   /**
@@ -230,7 +280,9 @@ export class Store {
    * item at once; a crashed worker's lease simply runs out and the item is retried.
    */
   async leaseDue<P>(now: Date, limit: number, leaseMs: number): Promise<OutboxItem<P>[]> {
-    const rows = await this.db.query<{
+    // SQLite runs the statement alone on its one connection: no other worker can hold these rows.
+    const skipLocked = this.sqlite ? '' : ' FOR UPDATE SKIP LOCKED';
+    const rows = await this.select<{
       id: string;
       kind: string;
       dedupe_key: string;
@@ -241,7 +293,7 @@ export class Store {
        WHERE id IN (
          SELECT id FROM outbox
          WHERE status = 'pending' AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
-         ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+         ORDER BY next_attempt_at, id LIMIT $3${skipLocked})
        RETURNING id, kind, dedupe_key, payload, attempts`,
       [now, new Date(now.getTime() + leaseMs), limit],
     );
@@ -264,13 +316,17 @@ export class Store {
 
   /** Records a failed attempt: retried at `nextAttemptAt`, or given up (`dead`) for permanent errors. */
   async failOutbox(id: number, error: string, nextAttemptAt: Date | null): Promise<void> {
-    await this.db.query(
-      `UPDATE outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, updated_at = now(),
-         status = CASE WHEN $3::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
-         next_attempt_at = COALESCE($3::timestamptz, next_attempt_at)
-       WHERE id = $1`,
-      [id, error.slice(0, 500), nextAttemptAt],
-    );
+    const update =
+      'UPDATE outbox SET attempts = attempts + 1, locked_until = NULL, last_error = $2, updated_at = now()';
+    if (nextAttemptAt === null) {
+      await this.db.query(`${update}, status = 'dead' WHERE id = $1`, [id, error.slice(0, 500)]);
+    } else {
+      await this.db.query(`${update}, status = 'pending', next_attempt_at = $3 WHERE id = $1`, [
+        id,
+        error.slice(0, 500),
+        nextAttemptAt,
+      ]);
+    }
   }
 
   async outboxStatus(
@@ -278,7 +334,7 @@ export class Store {
   ): Promise<
     { status: OutboxStatus; attempts: number; lastError: string | null; result: unknown } | undefined
   > {
-    const rows = await this.db.query<{
+    const rows = await this.select<{
       status: OutboxStatus;
       attempts: number;
       last_error: string | null;

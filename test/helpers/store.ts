@@ -1,5 +1,5 @@
 /**
- * Store back-ends for tests: embedded PGlite always; a real PostgreSQL server when TEST_DATABASE_URL is set
+ * Store back-ends for tests: embedded SQLite (in memory) always; a real PostgreSQL server when TEST_DATABASE_URL is set
  * (.ci/run starts one). Each opened PostgreSQL store gets its own schema, so test files never see each
  * other's rows.
  */
@@ -9,7 +9,7 @@ import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
 
 export interface StoreBackend {
-  name: 'pglite' | 'postgres';
+  name: 'sqlite' | 'postgres';
   open(): Promise<Store>;
 }
 
@@ -20,7 +20,7 @@ async function openPostgres(url: string): Promise<Store> {
 /** The back-ends to run store-dependent tests against. */
 export function storeBackends(): StoreBackend[] {
   const backends: StoreBackend[] = [
-    { name: 'pglite', open: async () => new Store(await openDb({ dataDir: 'memory://' })) },
+    { name: 'sqlite', open: async () => new Store(await openDb({ dataDir: 'memory://' })) },
   ];
   const url = process.env.TEST_DATABASE_URL;
   if (url) backends.push({ name: 'postgres', open: () => openPostgres(url) });

@@ -26,7 +26,7 @@ export const SERVER_REQUIREMENTS: ServerRequirement[] = [
     enable: 'install orthanc orthanc-dicomweb orthanc-gdcm (Debian), or run .ci/run',
   },
   {
-    tests: 'PostgreSQL store tests (every store-backed test runs on PGlite only)',
+    tests: 'PostgreSQL store tests (every store-backed test runs on SQLite only)',
     applies: () => true,
     available: () => !!process.env.TEST_DATABASE_URL,
     enable:

@@ -253,7 +253,7 @@ for (const backend of storeBackends()) {
   });
 }
 
-describe('write-back outbox across a restart (PGlite on disk)', () => {
+describe('write-back outbox across a restart (SQLite on disk)', () => {
   let fhir: TestFhirServer;
   let dir: string;
   beforeAll(async () => {
