@@ -143,7 +143,9 @@ const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' }
 const readinessSchema = z
   .object({
     status: z.enum(['ready', 'not-ready']),
-    checks: z.record(z.string(), z.boolean()).describe('Each check (store, knowledge base, …) and its result'),
+    checks: z
+      .record(z.string(), z.boolean())
+      .describe('Each check (store, knowledge base, …) and its result'),
   })
   .meta({ id: 'Readiness' });
 
@@ -334,7 +336,8 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     '/': {
       get: {
         operationId: 'index',
-        summary: 'Start page: links to discovery, the API docs, the console, the care-team view, health and metrics',
+        summary:
+          'Start page: links to discovery, the API docs, the console, the care-team view, health and metrics',
         tags: ['Service'],
         responses: {
           '200': {
@@ -357,7 +360,22 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         operationId: 'docs',
         summary: 'The API documentation rendered from /openapi.json (Redoc, served locally: no CDN)',
         tags: ['Service'],
-        responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+        responses: {
+          '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    '/docs/init.js': {
+      get: {
+        operationId: 'docsInit',
+        summary: 'The start-up script of /docs (a file, not inline, for a strict Content-Security-Policy)',
+        tags: ['Service'],
+        responses: {
+          '200': {
+            description: 'JavaScript',
+            content: { 'text/javascript': { schema: { type: 'string' } } },
+          },
+        },
       },
     },
     '/docs/redoc.standalone.js': {
@@ -366,7 +384,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         summary: 'The renderer script of /docs (from the redoc npm package)',
         tags: ['Service'],
         responses: {
-          '200': { description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } },
+          '200': {
+            description: 'JavaScript',
+            content: { 'text/javascript': { schema: { type: 'string' } } },
+          },
         },
       },
     },
@@ -529,7 +550,8 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     info: {
       title: 'Spine bone-health CDS',
       version: options.version,
-      summary: 'CDS Hooks service advising a bone-health workup before spine surgery, with MRI VBQ measurement',
+      summary:
+        'CDS Hooks service advising a bone-health workup before spine surgery, with MRI VBQ measurement',
       description:
         'Generated from the zod schemas the service validates requests with. Every error is a FHIR ' +
         `OperationOutcome whose \`issue[0].details.coding\` holds a stable code of \`${ERROR_CODE_SYSTEM}\`. ` +

@@ -312,7 +312,11 @@ export class Store {
     items: { kind: string; state: 'pending' | 'retrying' | 'dead' | 'done'; count: number }[];
     oldestPendingAt: Date | null;
   }> {
-    const rows = await this.db.query<{ kind: string; state: 'pending' | 'retrying' | 'dead' | 'done'; n: string }>(
+    const rows = await this.db.query<{
+      kind: string;
+      state: 'pending' | 'retrying' | 'dead' | 'done';
+      n: string;
+    }>(
       `SELECT kind, CASE WHEN status = 'pending' AND attempts > 0 THEN 'retrying' ELSE status END AS state,
               count(*) AS n
        FROM outbox GROUP BY 1, 2`,
