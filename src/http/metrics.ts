@@ -182,8 +182,10 @@ export function rememberShownCards(
 export function countFeedback(metrics: Metrics, service: string, entries: readonly CountedFeedback[]): void {
   const { feedback, shownCards } = feedbackMetrics(metrics);
   for (const entry of entries) {
-    const shown = shownCards.get(entry.card);
-    const topic = shown && shown.service === service ? shown.topic : UNKNOWN_TOPIC;
+    const remembered = shownCards.get(entry.card);
+    // Only the service that showed the card may credit its topic (a uuid sent to another service is not it).
+    const shown = remembered?.service === service ? remembered : undefined;
+    const topic = shown?.topic ?? UNKNOWN_TOPIC;
     const code = entry.overrideReason?.reason?.code;
     // A reason code is caller input: only a code the card offered may become a label value.
     const reason =
