@@ -5,6 +5,7 @@
  * the real feedback endpoint, refused tokens and outbox items show up in /metrics; every metric the
  * Grafana dashboard queries exists.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,6 +28,8 @@ type OpenApi = {
   openapi: string;
   paths: Record<string, Record<string, { responses: Record<string, { 'x-error-codes'?: string[] }> }>>;
 };
+
+const CHROMIUM = '/usr/bin/chromium';
 
 const DASHBOARD = path.join(import.meta.dirname, '../../docs/grafana/spine-bone-health-cds.json');
 
@@ -232,6 +235,35 @@ describe('API documentation, start page and metrics (composed service)', () => {
       }
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     });
+
+    it.skipIf(!fs.existsSync(CHROMIUM))(
+      '/docs renders every documented operation in a real browser, with no network beyond the service',
+      async () => {
+        // --dump-dom prints the DOM after the page's scripts ran (Redoc fetched /openapi.json and rendered).
+        const dom = await new Promise<string>((resolve, reject) => {
+          execFile(
+            CHROMIUM,
+            [
+              '--headless=new',
+              '--no-sandbox',
+              '--disable-gpu',
+              '--no-first-run',
+              // Any request to another host fails: the docs must not need a CDN.
+              `--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1`,
+              '--virtual-time-budget=20000',
+              '--dump-dom',
+              `${base}/docs`,
+            ],
+            { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+            (err, stdout) => (err ? reject(err) : resolve(stdout)),
+          );
+        });
+        for (const template of Object.keys(doc.paths)) {
+          expect(dom, template).toContain(template);
+        }
+      },
+      90_000,
+    );
   });
 
   describe('GET /', () => {
