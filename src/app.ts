@@ -3,12 +3,21 @@
  * app in-process on a free port and src/index.ts owns the process.
  */
 import express, { type Express, type RequestHandler, type Router } from 'express';
+import { createApiDocsRouter } from './api-docs/router.js';
 import type { HydrationOptions } from './cds/prefetch.js';
 import { createCdsRouter, type FeedbackSink } from './cds/router.js';
 import type { Config } from './config/config.js';
 import { AppError } from './errors.js';
 import type { Logger } from './http/logger.js';
-import { createMetrics, metricsMiddleware, type Metrics } from './http/metrics.js';
+import {
+  countFeedback,
+  createMetrics,
+  feedbackMetrics,
+  metricsMiddleware,
+  registerOutboxDepth,
+  rememberShownCards,
+  type Metrics,
+} from './http/metrics.js';
 import { cors, errorHandler, requestContext, routeLabel } from './http/middleware.js';
 import {
   createHookPipeline,
@@ -47,6 +56,9 @@ export interface AppDeps {
   fhirAccess?: HydrationOptions['access'];
   /** Per-client rate and concurrency limits, run right after authentication (src/http/rate-limit.ts). */
   clientLimiter?: RequestHandler;
+  /** Public base URL (the OpenAPI document's server) and version shown by `GET /` and the docs. */
+  publicBaseUrl?: string;
+  version?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -60,6 +72,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(metricsMiddleware(metrics));
   app.use(cors);
+  // Feedback / auth-failure counters exist from the start; the outbox gauges read the store per scrape.
+  feedbackMetrics(metrics);
+  registerOutboxDepth(metrics, deps.store, now);
+  app.use(
+    createApiDocsRouter({
+      services: deps.services,
+      publicBaseUrl: deps.publicBaseUrl,
+      version: deps.version ?? '0.0.0',
+    }),
+  );
 
   app.get('/healthz', routeLabel('/healthz'), (_req, res) => {
     res.json({ status: 'ok' });
@@ -100,8 +122,8 @@ export function createApp(deps: AppDeps): Express {
     },
   };
   const feedback: FeedbackSink = {
-    save: (serviceId, entries, client) =>
-      deps.store.saveFeedback(
+    save: async (serviceId, entries, client) => {
+      const result = await deps.store.saveFeedback(
         entries.map((f) => ({
           serviceId,
           cardUuid: f.card,
@@ -111,22 +133,39 @@ export function createApp(deps: AppDeps): Express {
           outcomeTimestamp: new Date(f.outcomeTimestamp).toISOString(),
           clientIss: client.iss,
         })),
-      ),
+      );
+      // Only newly stored entries count: a client retrying a batch must not inflate the counters.
+      countFeedback(
+        metrics,
+        serviceId,
+        entries.filter((_e, i) => result.stored[i]),
+      );
+      return result;
+    },
   };
+  // Each returned card's topic is remembered so its feedback (card uuid only) can be counted by topic.
+  const endpoints = createHookPipeline(deps.services, {
+    profileOf: deps.profileOf,
+    cardClaims: deps.cardClaims ?? deps.store,
+    reminders: deps.store,
+    audit,
+    logger: deps.logger,
+    metrics,
+    fhirTimeoutMs: deps.config.fhirTimeoutMs,
+    now,
+    clientFactory: deps.clientFactory,
+    fhirAccess: deps.fhirAccess,
+  }).map((endpoint) => ({
+    definition: endpoint.definition,
+    handle: async (body: unknown, client: { iss: string }) => {
+      const cards = await endpoint.handle(body, client);
+      rememberShownCards(metrics, endpoint.definition.id, cards);
+      return cards;
+    },
+  }));
   app.use(
     createCdsRouter({
-      endpoints: createHookPipeline(deps.services, {
-        profileOf: deps.profileOf,
-        cardClaims: deps.cardClaims ?? deps.store,
-        reminders: deps.store,
-        audit,
-        logger: deps.logger,
-        metrics,
-        fhirTimeoutMs: deps.config.fhirTimeoutMs,
-        now,
-        clientFactory: deps.clientFactory,
-        fhirAccess: deps.fhirAccess,
-      }),
+      endpoints,
       feedback,
       logger: deps.logger,
       maxRequestBytes: deps.config.maxRequestBytes,

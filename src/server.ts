@@ -15,7 +15,7 @@ import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
 import type { Logger } from './http/logger.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { countAuthFailure, createMetrics, type Metrics } from './http/metrics.js';
 import { loadKnowledgeBase, type KnowledgeBase } from './knowledge/index.js';
 import { createServices } from './services/index.js';
 import { createAuditQueue } from './store/audit-queue.js';
@@ -36,6 +36,14 @@ export function projectRoot(): string {
     dir = parent;
   }
   return dir;
+}
+
+/** The service version (package.json), shown by `GET /` and the OpenAPI document. */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }
 
 export interface Runtime {
@@ -95,6 +103,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     publicBaseUrl: config.publicBaseUrl,
     replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
     logger,
+    onFailure: (reason, trustedIss) => countAuthFailure(metrics, reason, trustedIss),
   });
   const profiles = new Map(clients.map((c) => [c.iss, ehrProfile(c)]));
   const services = createServices(kb, {
@@ -175,6 +184,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     mounts,
     fhirAccess,
     clientLimiter,
+    publicBaseUrl: config.publicBaseUrl,
+    version: packageVersion(),
   });
 
   // Expired replay-cache and deduplication rows are purged in the background.

@@ -2,7 +2,7 @@
  * Prometheus metrics, one registry per app (so several apps in one test process never collide).
  */
 import type { NextFunction, Request, Response } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -61,4 +61,202 @@ export function metricsMiddleware(metrics: Metrics) {
     });
     next();
   };
+}
+
+// ---- Feedback, outbox depth and authentication failures (issue 13) --------------------------------
+
+/** Label for a card the service did not show from this process (restart, another replica, expired). */
+export const UNKNOWN_TOPIC = 'unknown';
+
+/** What the feedback counter needs to know about a card that was shown. */
+export interface ShownCard {
+  service: string;
+  topic: string;
+  /** The override reason codes the card offered: only these become label values (bounded cardinality). */
+  overrideReasons: ReadonlySet<string>;
+}
+
+/**
+ * Card uuid -> topic of the cards this process showed, so feedback (which carries only the card uuid) can be
+ * counted by topic. A bounded LRU in memory rather than a table: the counters it feeds are per-process
+ * Prometheus counters anyway (reset on restart, summed over replicas by Prometheus), it adds no database
+ * write to the hook response path, and it cannot grow without bound. Feedback for a card shown by another
+ * replica or before a restart is counted with topic `unknown`; durable per-topic analytics belong to the
+ * store (audit + feedback tables), not to metrics.
+ */
+export class ShownCardCache {
+  private readonly entries = new Map<string, ShownCard>();
+
+  constructor(readonly maxEntries = 20_000) {}
+
+  remember(uuid: string, card: ShownCard): void {
+    // Re-inserting moves the uuid to the young end (Map keeps insertion order).
+    this.entries.delete(uuid);
+    this.entries.set(uuid, card);
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+  }
+
+  get(uuid: string): ShownCard | undefined {
+    return this.entries.get(uuid);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+export interface FeedbackMetrics {
+  feedback: Counter<'service' | 'topic' | 'outcome' | 'reason'>;
+  authFailures: Counter<'reason' | 'client'>;
+  shownCards: ShownCardCache;
+}
+
+/** One stored feedback entry as the counter sees it. */
+export interface CountedFeedback {
+  card: string;
+  outcome: 'accepted' | 'overridden';
+  overrideReason?: { reason?: { code: string } };
+}
+
+const CACHES = new WeakMap<Registry, FeedbackMetrics>();
+
+function feedbackMetricsOf(registry: Registry): FeedbackMetrics {
+  const cached = CACHES.get(registry);
+  if (cached) return cached;
+  const created: FeedbackMetrics = {
+    feedback: new Counter({
+      name: 'cds_feedback_total',
+      help:
+        'Feedback entries stored (duplicates not counted), by service, card topic (unknown when the card was not ' +
+        'shown by this process), outcome and override reason code (one the card offered, other, or none)',
+      labelNames: ['service', 'topic', 'outcome', 'reason'],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'cds_auth_failures_total',
+      help:
+        'Refused client JWTs by stable reason code and client (the iss of a trusted client, or unknown before ' +
+        'the token names one: an untrusted iss is never a label value)',
+      labelNames: ['reason', 'client'],
+      registers: [registry],
+    }),
+    shownCards: new ShownCardCache(),
+  };
+  CACHES.set(registry, created);
+  return created;
+}
+
+/** The feedback and authentication-failure metrics of an app's registry (created once per registry). */
+export function feedbackMetrics(metrics: Metrics): FeedbackMetrics {
+  return feedbackMetricsOf(metrics.registry);
+}
+
+/** Remembers the cards a hook returned, for counting their feedback by topic. */
+export function rememberShownCards(
+  metrics: Metrics,
+  service: string,
+  cards: readonly {
+    uuid?: string;
+    source: { topic?: { code?: string } };
+    overrideReasons?: { code?: string }[];
+  }[],
+): void {
+  const { shownCards } = feedbackMetrics(metrics);
+  for (const card of cards) {
+    if (!card.uuid) continue;
+    shownCards.remember(card.uuid, {
+      service,
+      topic: card.source.topic?.code ?? UNKNOWN_TOPIC,
+      overrideReasons: new Set(
+        (card.overrideReasons ?? []).flatMap((r) => (r.code === undefined ? [] : [r.code])),
+      ),
+    });
+  }
+}
+
+/** Counts stored feedback entries by the topic of their card and the override reason. */
+export function countFeedback(metrics: Metrics, service: string, entries: readonly CountedFeedback[]): void {
+  const { feedback, shownCards } = feedbackMetrics(metrics);
+  for (const entry of entries) {
+    const remembered = shownCards.get(entry.card);
+    // Only the service that showed the card may credit its topic (a uuid sent to another service is not it).
+    const shown = remembered?.service === service ? remembered : undefined;
+    const topic = shown?.topic ?? UNKNOWN_TOPIC;
+    const code = entry.overrideReason?.reason?.code;
+    // A reason code is caller input: only a code the card offered may become a label value.
+    const reason =
+      entry.outcome !== 'overridden' || code === undefined
+        ? 'none'
+        : shown?.overrideReasons.has(code)
+          ? code
+          : 'other';
+    feedback.inc({ service, topic, outcome: entry.outcome, reason });
+  }
+}
+
+/** Counts one refused client JWT (the authenticator's `onFailure` hook). */
+export function countAuthFailure(metrics: Metrics, reason: string, trustedIss: string | undefined): void {
+  feedbackMetrics(metrics).authFailures.inc({ reason, client: trustedIss ?? 'unknown' });
+}
+
+/** The write-back queue as the store reports it: items by kind and state. */
+export interface OutboxDepthSource {
+  outboxDepth(): Promise<{
+    items: { kind: string; state: 'pending' | 'retrying' | 'dead' | 'done'; count: number }[];
+    oldestPendingAt: Date | null;
+  }>;
+}
+
+/**
+ * `writeback_outbox_depth{kind,state}` and `writeback_outbox_oldest_pending_seconds`, read from the store
+ * at scrape time (every replica reports the shared queue). Registered whether or not FHIR write-back is
+ * configured: DICOM SR items and items left from an earlier configuration are in the same table.
+ */
+export function registerOutboxDepth(
+  metrics: Metrics,
+  store: OutboxDepthSource,
+  now: () => Date = () => new Date(),
+): void {
+  const registry = metrics.registry;
+  if (registry.getSingleMetric('writeback_outbox_depth')) return;
+  // One store query per scrape feeds both gauges.
+  let pending: ReturnType<OutboxDepthSource['outboxDepth']> | undefined;
+  const read = () => {
+    pending ??= store.outboxDepth().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  new Gauge({
+    name: 'writeback_outbox_depth',
+    help: 'Write-back outbox items by kind and state (pending: not yet tried; retrying: failed, next attempt scheduled; dead: given up; done)',
+    labelNames: ['kind', 'state'],
+    registers: [registry],
+    async collect() {
+      try {
+        const { items } = await read();
+        this.reset();
+        for (const i of items) this.set({ kind: i.kind, state: i.state }, i.count);
+      } catch {
+        // A scrape while the database is unavailable reports the last known values.
+      }
+    },
+  });
+  new Gauge({
+    name: 'writeback_outbox_oldest_pending_seconds',
+    help: 'Age of the oldest pending or retrying outbox item (0 when none): a stuck queue grows it',
+    registers: [registry],
+    async collect() {
+      try {
+        const { oldestPendingAt } = await read();
+        this.set(oldestPendingAt ? Math.max(0, (now().getTime() - oldestPendingAt.getTime()) / 1000) : 0);
+      } catch {
+        // As above.
+      }
+    },
+  });
 }

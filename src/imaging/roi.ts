@@ -98,7 +98,8 @@ const jsonRoiSchema = z
     }
   });
 
-const jsonInputSchema = z
+/** The JSON ROI document (exported for the OpenAPI document, which is generated from it). */
+export const jsonInputSchema = z
   .object({ rois: z.array(jsonRoiSchema).min(1, 'at least one ROI is required') })
   .strict();
 

@@ -122,9 +122,15 @@ export class Store {
     return rows.length === 1;
   }
 
-  /** Persists feedback entries; exact duplicates (same service, client and entry) are stored once. */
-  async saveFeedback(rows: FeedbackRow[]): Promise<{ inserted: number; duplicates: number }> {
+  /**
+   * Persists feedback entries; exact duplicates (same service, client and entry) are stored once.
+   * `stored[i]` tells whether rows[i] was new (metrics count only those).
+   */
+  async saveFeedback(
+    rows: FeedbackRow[],
+  ): Promise<{ inserted: number; duplicates: number; stored: boolean[] }> {
     let inserted = 0;
+    const stored: boolean[] = [];
     await this.db.transaction(async (tx) => {
       for (const row of rows) {
         const dedupeKey = createHash('sha256').update(canonicalJson(row)).digest('hex');
@@ -144,9 +150,10 @@ export class Store {
           ],
         );
         inserted += res.length;
+        stored.push(res.length > 0);
       }
     });
-    return { inserted, duplicates: rows.length - inserted };
+    return { inserted, duplicates: rows.length - inserted, stored };
   }
 
   async listFeedback(cardUuid?: string): Promise<Record<string, unknown>[]> {
@@ -351,6 +358,33 @@ export class Store {
     const counts: Record<OutboxStatus, number> = { pending: 0, done: 0, dead: 0 };
     for (const r of rows) counts[r.status] = Number(r.n);
     return counts;
+  }
+
+  /**
+   * The queue by kind and state for the metrics: `retrying` is a pending item that has failed before (its
+   * next attempt is scheduled), `pending` one never tried. Plus when the oldest undelivered item was queued.
+   */
+  async outboxDepth(): Promise<{
+    items: { kind: string; state: 'pending' | 'retrying' | 'dead' | 'done'; count: number }[];
+    oldestPendingAt: Date | null;
+  }> {
+    const rows = await this.db.query<{
+      kind: string;
+      state: 'pending' | 'retrying' | 'dead' | 'done';
+      n: string;
+    }>(
+      `SELECT kind, CASE WHEN status = 'pending' AND attempts > 0 THEN 'retrying' ELSE status END AS state,
+              count(*) AS n
+       FROM outbox GROUP BY 1, 2`,
+    );
+    const oldest = await this.db.query<{ at: Date | string | null }>(
+      `SELECT min(created_at) AS at FROM outbox WHERE status = 'pending'`,
+    );
+    const at = oldest[0]?.at;
+    return {
+      items: rows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.n) })),
+      oldestPendingAt: at === null || at === undefined ? null : new Date(at),
+    };
   }
 
   async close(): Promise<void> {

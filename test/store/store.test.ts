@@ -47,12 +47,17 @@ for (const backend of storeBackends()) {
         outcomeTimestamp: '2026-11-21T10:00:00.000Z',
         clientIss: 'iss',
       };
-      expect(await store.saveFeedback([entry, entry])).toEqual({ inserted: 1, duplicates: 1 });
+      expect(await store.saveFeedback([entry, entry])).toEqual({
+        inserted: 1,
+        duplicates: 1,
+        stored: [true, false],
+      });
       expect(
         await store.saveFeedback([entry, { ...entry, outcomeTimestamp: '2026-11-21T10:01:00.000Z' }]),
       ).toEqual({
         inserted: 1,
         duplicates: 1,
+        stored: [false, true],
       });
       const rows = await store.listFeedback('c1');
       expect(rows).toHaveLength(2);

@@ -107,6 +107,11 @@ export interface ClientAuthenticatorOptions {
    */
   maxLifetimeSeconds?: number;
   logger?: AuthLogger;
+  /**
+   * Called once per refused token with its stable reason and the iss of the trusted client it named
+   * (undefined when the token named none, or an untrusted one: never an attacker's string). For metrics.
+   */
+  onFailure?: (reason: AuthFailureReason, trustedIss: string | undefined) => void;
 }
 
 export interface ClientAuthenticator {
@@ -221,7 +226,12 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
     return fail(failure);
   }
 
-  async function verify(authorization: string | undefined, path: string): Promise<AuthenticatedClient> {
+  /** `seen.iss` is set once the token names a trusted client, so a later failure can say which. */
+  async function verify(
+    authorization: string | undefined,
+    path: string,
+    seen: { iss?: string },
+  ): Promise<AuthenticatedClient> {
     if (authorization === undefined || authorization.trim() === '') return fail('authorization-missing');
     const bearer = BEARER.exec(authorization.trim());
     if (!bearer) return fail('not-bearer');
@@ -249,6 +259,7 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
     if (typeof claims.iss !== 'string' || claims.iss === '') return fail('iss-missing');
     const client = byIss.get(claims.iss);
     if (!client) return fail('iss-unknown');
+    seen.iss = client.iss;
 
     const allowedAlgs = new Set<string>([...BASELINE_ALGORITHMS, ...(client.algorithms ?? [])]);
     if (!allowedAlgs.has(alg)) return fail('alg-not-allowed');
@@ -330,11 +341,13 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
 
   return {
     async authenticate(authorization, path) {
+      const seen: { iss?: string } = {};
       try {
-        return await verify(authorization, path);
+        return await verify(authorization, path, seen);
       } catch (err) {
         if (err instanceof AuthenticationError) {
           logger?.debug({ authFailure: err.reason }, 'CDS client authentication failed');
+          options.onFailure?.(err.reason, seen.iss);
         }
         throw err;
       }
