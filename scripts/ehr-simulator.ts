@@ -115,22 +115,3 @@ export async function runDemoOrderSign(options: DemoOptions): Promise<DemoRun> {
     cards: body.cards ?? [],
   };
 }
-
-/** A card as readable plain text (indicator, summary, source, detail, suggestions, overrides, links). */
-export function formatCard(card: CdsCard, index: number): string {
-  const marker = { critical: '!!', warning: '! ', info: 'i ' }[card.indicator];
-  const lines = [`\n[${marker}] Card ${index + 1} (${card.indicator.toUpperCase()}): ${card.summary}`];
-  lines.push(
-    `    source: ${card.source.label}${card.source.topic ? ` [topic ${card.source.topic.code}]` : ''}`,
-  );
-  if (card.detail) lines.push(`\n${card.detail.replace(/^/gm, '    ')}`);
-  for (const s of card.suggestions ?? []) {
-    lines.push(`    suggestion: ${s.label}${s.isRecommended ? ' (recommended)' : ''}`);
-    for (const a of s.actions ?? []) lines.push(`      - ${a.type}: ${a.description}`);
-  }
-  if (card.overrideReasons?.length) {
-    lines.push(`    override reasons: ${card.overrideReasons.map((r) => r.display ?? r.code).join('; ')}`);
-  }
-  for (const l of card.links ?? []) lines.push(`    link: ${l.label} <${l.url}>`);
-  return lines.join('\n');
-}
