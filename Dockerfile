@@ -10,8 +10,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-# `npm run build` = tsc, then scripts/copy-assets.mjs copies the demo seed (JSON read at run time) to dist/.
-COPY scripts/copy-assets.mjs ./scripts/
+# `npm run build` = tsc, then scripts/copy-assets.mjs copies the demo seed (JSON read at run time) to dist/,
+# then scripts/build-web.mjs bundles the care-team view (esbuild) next to the compiled service.
+COPY scripts/copy-assets.mjs scripts/build-web.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -28,6 +29,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/var/lib/spine-bone-health-cds
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
+# The SQLite driver's native addon, built (or its prebuilt binary fetched) by the build stage's npm ci for
+# the same base image; the deps stage installs without running install scripts.
+COPY --from=build /app/node_modules/better-sqlite3/build ./node_modules/better-sqlite3/build
 COPY --from=deps --chown=node:node /app/data $DATA_DIR
 COPY --from=build /app/dist ./dist
 COPY package.json ./

@@ -545,6 +545,58 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     },
   };
 
+  // The care-team view (a SMART app): its launch and pages are for browsers, documented for completeness.
+  const page = (operationId: string, summary: string, type: string) => ({
+    get: {
+      operationId,
+      summary,
+      tags: ['Care-team view'],
+      responses: {
+        '200': { description: 'OK', content: { [type]: { schema: { type: 'string' as const } } } },
+        ...errorResponses(['not-found']),
+      },
+    },
+  });
+  paths['/care-team/launch'] = {
+    get: {
+      operationId: 'careTeamLaunch',
+      summary:
+        'SMART App Launch of the care-team view (EHR launch with `iss` and `launch`, or standalone with `iss`): redirects to the EHR authorization server',
+      tags: ['Care-team view'],
+      parameters: [
+        { name: 'iss', in: 'query', required: true, schema: { type: 'string', format: 'uri' } },
+        { name: 'launch', in: 'query', required: false, schema: { type: 'string' } },
+      ],
+      responses: {
+        '302': { description: 'Redirect to the authorization server' },
+        '200': { description: 'The launch page', content: { 'text/html': { schema: { type: 'string' } } } },
+        ...errorResponses(['invalid-request', 'not-ready']),
+      },
+    },
+  };
+  paths['/care-team/'] = page(
+    'careTeamView',
+    'The care-team view (redirect URL of its SMART registration)',
+    'text/html',
+  );
+  paths['/care-team/index.html'] = page('careTeamViewIndex', 'The care-team view (same page)', 'text/html');
+  paths['/care-team/config.json'] = page(
+    'careTeamConfig',
+    "The view's SMART client settings (client id, scopes)",
+    'application/json',
+  );
+  paths['/care-team/knowledge.json'] = page(
+    'careTeamKnowledge',
+    'The knowledge the view draws (cutoffs with citations, references, code lists; no patient data)',
+    'application/json',
+  );
+  paths['/care-team/assets/{file}'] = {
+    get: {
+      ...page('careTeamAsset', "The view's bundled scripts and styles", 'text/javascript').get,
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+    },
+  };
+
   return {
     openapi: '3.1.1',
     info: {

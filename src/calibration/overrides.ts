@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { KnowledgeBase } from '../knowledge/index.js';
-import { cutoffSchema, referenceSchema, type Cutoff, type Reference } from '../knowledge/schema.js';
+import { cutoffSchema, referenceBaseSchema, type Cutoff, type Reference } from '../knowledge/schema.js';
 import type { CalibrationResult, StratumResult } from './calibrate.js';
 import type { CalibrationOutcome } from './outcomes.js';
 
@@ -47,8 +47,9 @@ export const calibrationOverridesSchema = z
   .object({
     version: z.string().regex(/^\d+\.\d+\.\d+$/),
     description: nonEmpty,
-    cutoffs: z.array(cutoffSchema.extend({ provenance: provenanceSchema })).min(1),
-    references: z.record(nonEmpty, referenceSchema),
+    cutoffs: z.array(cutoffSchema.safeExtend({ provenance: provenanceSchema })).min(1),
+    // A site's own calibration report has no DOI: override references may carry no link (as in the knowledge schema).
+    references: z.record(nonEmpty, referenceBaseSchema),
   })
   .strict();
 export type CalibrationOverrides = z.infer<typeof calibrationOverridesSchema>;

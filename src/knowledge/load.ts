@@ -125,10 +125,21 @@ function parseFile<S extends z.ZodType>(schema: S, file: string): z.output<S> {
   const data = readJson(file);
   const result = schema.safeParse(data);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const entry = issue === undefined ? undefined : describeEntry(data, issue.path);
-    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more issues)` : '';
-    throw new KnowledgeBaseError(file, entry, `${issue?.message ?? 'invalid'}${more}`);
+    // Every problem at once, one per line, each naming its entry: a hospital editing an overrides
+    // file should not have to fix them one start at a time.
+    const lines = result.error.issues.map((issue) => {
+      const entry = describeEntry(data, issue.path);
+      return `${entry === undefined ? '' : `entry ${entry}: `}${issue.message}`;
+    });
+    const first = result.error.issues[0];
+    const entry = first === undefined ? undefined : describeEntry(data, first.path);
+    throw new KnowledgeBaseError(
+      file,
+      lines.length === 1 ? entry : undefined,
+      lines.length === 1
+        ? (first?.message ?? 'invalid')
+        : `${lines.length} problems:\n  ${lines.join('\n  ')}`,
+    );
   }
   return result.data;
 }

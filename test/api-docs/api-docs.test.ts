@@ -186,7 +186,7 @@ describe('API documentation, start page and metrics (composed service)', () => {
       const paths = Object.entries(doc.paths);
       expect(paths.length).toBeGreaterThan(10);
       for (const [template, ops] of paths) {
-        const p = template.replace('{studyInstanceUID}', '1.2.3');
+        const p = template.replace('{studyInstanceUID}', '1.2.3').replace('{file}', 'styles.css');
         for (const method of Object.keys(ops)) {
           const url = base + p;
           const res = await fetch(url, {

@@ -24,8 +24,10 @@ describe('calibration outcomes', () => {
       expect(publishedCutoffsFor(kb, 'vbq-l1-l4', outcome).length, name).toBeGreaterThan(0);
     }
     expect(
-      publishedCutoffsFor(kb, 'vbq-l1-l4', shippedOutcomes().outcomes['osteoporosis-dxa']!).map((c) => c.id),
-    ).toEqual(['vbq-osteoporosis-chen-2023', 'vbq-osteoporosis-kadri-2022', 'vbq-osteoporosis-pu-2023']);
+      publishedCutoffsFor(kb, 'vbq-l1-l4', shippedOutcomes().outcomes['osteoporosis-dxa']!)
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual(['vbq-osteoporosis-chen-2023', 'vbq-osteoporosis-lin-2025-1-5t', 'vbq-osteoporosis-pu-2023']);
   });
 
   it('codes not confirmed against their terminology are marked unverified', () => {

@@ -163,9 +163,13 @@ describe('the body edge', () => {
   });
 
   it('a database data exception (SQLSTATE class 22) maps to 400 invalid-value', async () => {
-    // A real PostgreSQL (PGlite) error: a timestamp outside the range the database holds.
-    const err: unknown = await svc.store.db
-      .query("SELECT '0000-01-01'::timestamptz")
+    // A real database error from the store's own back-end: a timestamp outside the range it holds
+    // (PostgreSQL refuses year 0000; the SQLite store refuses a year past 9999, where text order breaks).
+    const err: unknown = await (
+      svc.store.db.kind === 'sqlite'
+        ? svc.store.db.query('SELECT $1 AS t', [new Date('+010000-01-01T00:00:00Z')])
+        : svc.store.db.query("SELECT '0000-01-01'::timestamptz")
+    )
       .then(() => undefined)
       .catch((e: unknown) => e);
     expect((err as { code?: string }).code).toMatch(/^22/);

@@ -216,6 +216,27 @@ describe('loadKnowledgeBase', () => {
     expect(err.file).toBe(overridesFile);
     expect(err.message).toContain('cutoffs[0] (local-x)');
   });
+
+  it('lists every problem of an overrides file at once, each with its entry', () => {
+    const dir = copyKb();
+    const overridesFile = path.join(dir, 'bad-overrides.json');
+    writeFileSync(
+      overridesFile,
+      JSON.stringify({
+        version: '2026.1.0',
+        cutoffs: [
+          { id: 'local-a', metric: 'vbq-l1-l4' },
+          { id: 'local-b', metric: 'not-a-metric', threshold: 'high' },
+        ],
+      }),
+    );
+    const err = loadError({ dir, overridesFile });
+    expect(err.file).toBe(overridesFile);
+    expect(err.message).toMatch(/\d+ problems:/);
+    expect(err.message).toContain('cutoffs[0] (local-a)');
+    expect(err.message).toContain('cutoffs[1] (local-b)');
+    expect(err.message).not.toContain('more issues');
+  });
 });
 
 describe('overrides.example.json', () => {
