@@ -4,9 +4,9 @@
  * Procedure in `preparation`. Pure; tolerant of malformed entries (they are skipped).
  */
 import type { CodeableConcept, FhirResource } from 'fhir/r4.js';
-import { findConceptEntry, type KnowledgeBase } from '../knowledge/index.js';
+import type { KnowledgeBase } from '../knowledge/index.js';
 import type { HydratedPrefetch } from '../cds/types.js';
-import type { SpineProcedureOrder } from './facts/index.js';
+import { spineProcedureOrder, type SpineProcedureOrder } from './facts/index.js';
 
 const PLANNED_REQUEST_STATUS = new Set(['active', 'draft', 'on-hold']);
 const PLANNED_APPOINTMENT_STATUS = new Set(['proposed', 'pending', 'booked', 'waitlist']);
@@ -47,18 +47,7 @@ function asOrder(
   source: string,
   concept: CodeableConcept,
 ): SpineProcedureOrder | undefined {
-  const entry = findConceptEntry(kb, 'spine-surgery-procedures', concept);
-  if (entry?.region === undefined || entry.family === undefined) return undefined;
-  return {
-    source,
-    system: entry.system,
-    code: entry.code,
-    display: entry.display,
-    region: entry.region,
-    family: entry.family,
-    longConstruct: entry.longConstruct ?? false,
-    regionSpecific: entry.regionSpecific ?? true,
-  };
+  return spineProcedureOrder(kb, source, concept);
 }
 
 function idOf(r: Record<string, unknown>): string {

@@ -34,7 +34,7 @@ export type { GlucocorticoidFacts, MedicationFact } from './medications.js';
 export type { OrderFact } from './orders.js';
 export type { PatientFact } from './patient.js';
 export type { BoneQualityScoreFact, ExcludedScoreFact, ScoreRegion } from './scores.js';
-export { spineProcedureOrders, type SpineProcedureOrder } from './procedure-orders.js';
+export { spineProcedureOrder, spineProcedureOrders, type SpineProcedureOrder } from './procedure-orders.js';
 
 export interface Facts {
   patient: PatientFact;

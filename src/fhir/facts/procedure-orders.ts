@@ -1,3 +1,4 @@
+import type { CodeableConcept } from 'fhir/r4.js';
 /**
  * Which draft orders start the bone-health logic: only draft requests whose code is in the spine-surgery
  * code list, and for order-select only the selected ones. Pure.
@@ -38,20 +39,31 @@ export function spineProcedureOrders(
     if (request.status !== 'draft') continue;
     if (selected !== undefined && !selected.has(request.ref)) continue;
     for (const coding of request.code?.coding ?? []) {
-      const entry = findConceptEntry(kb, 'spine-surgery-procedures', { coding: [coding] });
-      if (entry?.region === undefined || entry.family === undefined) continue;
-      orders.push({
-        source: request.ref,
-        system: entry.system,
-        code: entry.code,
-        display: entry.display,
-        region: entry.region,
-        family: entry.family,
-        longConstruct: entry.longConstruct ?? false,
-        regionSpecific: entry.regionSpecific ?? true,
-      });
+      const order = spineProcedureOrder(kb, request.ref, { coding: [coding] });
+      if (order === undefined) continue;
+      orders.push(order);
       break;
     }
   }
   return orders;
+}
+
+/** The spine-surgery order a coded concept names (region and family from the code list), if any. */
+export function spineProcedureOrder(
+  kb: KnowledgeBase,
+  source: string,
+  concept: CodeableConcept,
+): SpineProcedureOrder | undefined {
+  const entry = findConceptEntry(kb, 'spine-surgery-procedures', concept);
+  if (entry?.region === undefined || entry.family === undefined) return undefined;
+  return {
+    source,
+    system: entry.system,
+    code: entry.code,
+    display: entry.display,
+    region: entry.region,
+    family: entry.family,
+    longConstruct: entry.longConstruct ?? false,
+    regionSpecific: entry.regionSpecific ?? true,
+  };
 }
