@@ -1,5 +1,5 @@
 // The project's own bone-quality CodeSystem. No LOINC or SNOMED CT code exists for MRI VBQ, EBQ or vertebral CT HU
-// (clinical brief section 5), so metrics, their components and the acquisition facts that make a value
+// (DICOM PS3.16), so metrics, their components and the acquisition facts that make a value
 // interpretable are defined here. Every definition names its source.
 
 CodeSystem: BoneQualityCodeSystem
@@ -34,7 +34,7 @@ Description: "Opportunistic bone-quality metrics measured on MRI (VBQ family) an
 * #csf-si "Signal intensity CSF" "Mean SI of the cerebrospinal fluid ROI used as the reference (denominator) of every VBQ-family score. Source: Ehresman et al. 2020, doi:10.1016/j.spinee.2019.10.018."
 * #csf-level "CSF reference level" "Vertebral level of the CSF ROI, e.g. L3 (L2 or L4 when L3 is obstructed; C2 for C-VBQ). Source: Wu et al. 2025, doi:10.1097/BR9.0000000000000019; Gausper et al. 2025, doi:10.3390/jcm14186477."
 * #levels-used "Levels used" "Comma-separated vertebral levels whose ROIs entered the score, e.g. L1,L2,L3,L4. Source: Ehresman et al. 2020, doi:10.1016/j.spinee.2019.10.018 (exclusion of affected levels)."
-* #excluded-levels "Excluded levels" "Levels left out and why, e.g. 'L2: fracture; L4: instrumented'; present only when some level was excluded. Source: Chen et al. 2023, doi:10.1186/s13018-023-03746-0 (exclude collapsed levels); clinical brief section 2."
+* #excluded-levels "Excluded levels" "Levels left out and why, e.g. 'L2: fracture; L4: instrumented'; present only when some level was excluded. Source: Chen et al. 2023, doi:10.1186/s13018-023-03746-0 (exclude collapsed levels); reviewed in Gausper 2025."
 // Acquisition facts (VBQ is relative to scanner and protocol)
 * #field-strength "Magnetic field strength" "Main magnetic field strength of the MR scanner in tesla, DICOM (0018,0087); 1.5 T gives higher VBQ than 3.0 T. Source: J Orthop Surg Res 2023, doi:10.1186/s13018-023-04268-5; Gausper et al. 2025, doi:10.3390/jcm14186477."
 * #sequence "Pulse sequence" "Sequence family of the measured series, e.g. 'T1 SE' or 'T1 TSE'; T1 FLAIR invalidates the CSF reference. Source: Gausper et al. 2025, doi:10.3390/jcm14186477 (confounders)."
@@ -120,7 +120,7 @@ Description: "Statuses a bone-quality Observation may carry: written final, late
 CodeSystem: VbqRefusalReason
 Id: vbq-refusal-reason
 Title: "VBQ measurement refusal reasons"
-Description: "Why the service refused to compute a bone-quality score from an image series: the reason is reported instead of a number. Rules from the clinical brief (sections 1-2) and seeds 000, 001, 003: VBQ needs a non-contrast sagittal T1-weighted spin-echo image with a CSF reference and at least two usable levels."
+Description: "Why the service refused to compute a bone-quality score from an image series: the reason is reported instead of a number. Rules from Ehresman 2020, Wu 2025 and Kadri 2022 (reviewed in Gausper 2025): VBQ needs a non-contrast sagittal T1-weighted spin-echo image with a CSF reference and at least two usable levels."
 * ^status = #active
 * ^experimental = false
 * ^caseSensitive = true
@@ -129,10 +129,10 @@ Description: "Why the service refused to compute a bone-quality score from an im
 * #not-ct "Not CT" "A CT metric (L1 HU) was asked for an image that is not CT."
 * #not-t1 "Not T1-weighted" "The sequence is not T1-weighted (e.g. T2 or proton density); VBQ is defined on T1 (Ehresman 2020)."
 * #weighting-unknown "Weighting unknown" "The weighting cannot be determined from the DICOM header."
-* #flair-or-inversion-recovery "FLAIR or inversion recovery" "T1 FLAIR or another inversion-recovery sequence: it changes the CSF signal, so the CSF reference is invalid (seed 000)."
+* #flair-or-inversion-recovery "FLAIR or inversion recovery" "T1 FLAIR or another inversion-recovery sequence: it changes the CSF signal, so the CSF reference is invalid (reviewed in Gausper 2025)."
 * #fat-suppressed "Fat suppressed" "Fat suppression removes the marrow-fat signal VBQ measures."
 * #not-spin-echo "Not spin echo" "Not a spin-echo (or turbo/fast spin-echo) sequence, as the published cutoffs require."
-* #contrast-enhanced "Contrast-enhanced" "A contrast agent was given: contrast changes the CSF and marrow signal (seed 000)."
+* #contrast-enhanced "Contrast-enhanced" "A contrast agent was given: contrast changes the CSF and marrow signal (reviewed in Gausper 2025)."
 * #not-sagittal "Not sagittal" "VBQ is measured on a midsagittal image."
 * #orientation-unknown "Orientation unknown" "The image orientation is missing or cannot be classified."
 * #not-spine "Not spine" "The image does not show the spine region the metric needs."
