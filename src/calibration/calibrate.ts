@@ -13,7 +13,7 @@ import type { KnowledgeBase } from '../knowledge/index.js';
 import type { Cutoff, ScoreMetric } from '../knowledge/schema.js';
 import { CohortError, monthsBetween, type CohortRow } from './cohort.js';
 import type { CalibrationOutcome } from './outcomes.js';
-import { seededRandom } from './random.js';
+import { reproducibleRandom } from './random.js';
 import {
   bootstrap,
   confusionAt,
@@ -279,7 +279,7 @@ async function analyse(
   const auc = delong(e, ne);
   const boot = await bootstrap(e, ne, {
     replicates: settings.replicates,
-    random: seededRandom(settings.seed),
+    random: reproducibleRandom(settings.seed),
     seed: settings.seed,
   });
   const maxBoundDifference = Math.max(

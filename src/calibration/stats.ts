@@ -12,7 +12,7 @@
  */
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
-import type { SeededRandom } from './random.js';
+import type { ReproducibleRandom } from './random.js';
 
 const ascending = (a: number, b: number): number => a - b;
 
@@ -259,7 +259,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 export async function bootstrap(
   events: readonly number[],
   nonEvents: readonly number[],
-  options: { replicates: number; random: SeededRandom; seed: number },
+  options: { replicates: number; random: ReproducibleRandom; seed: number },
 ): Promise<BootstrapResult> {
   const m = events.length;
   const n = nonEvents.length;

@@ -6,7 +6,7 @@
 import type { ScoreMetric } from '../knowledge/schema.js';
 import type { CohortRow } from './cohort.js';
 import { CSV_COLUMNS } from './cohort.js';
-import { seededRandom } from './random.js';
+import { reproducibleRandom } from './random.js';
 
 export interface SyntheticStratum {
   fieldStrengthT: number | null;
@@ -41,7 +41,7 @@ function addDays(iso: string, days: number): string {
 
 /** Generates the rows; scores are rounded to 3 decimals as the measurement reports them. */
 export function syntheticCohort(options: SyntheticOptions): CohortRow[] {
-  const random = seededRandom(options.seed);
+  const random = reproducibleRandom(options.seed);
   const span = options.spanDays ?? 730;
   const maxGap = options.maxGapDays ?? 150;
   const prefix = options.patientPrefix ?? 'SYN';

@@ -9,10 +9,10 @@ import {
   type DriftBaseline,
   type RecentScore,
 } from '../../src/calibration/drift.js';
-import { seededRandom } from '../../src/calibration/random.js';
+import { reproducibleRandom } from '../../src/calibration/random.js';
 import { createLogger } from '../../src/http/logger.js';
 
-const random = seededRandom(99);
+const random = reproducibleRandom(99);
 const draw = (n: number, mu: number, sd: number) => Array.from({ length: n }, () => random.normal(mu, sd));
 
 const baseline: DriftBaseline = {

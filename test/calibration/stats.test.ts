@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../src/calibration/random.js';
+import { reproducibleRandom } from '../../src/calibration/random.js';
 import {
   aucFromSorted,
   binormalTruth,
@@ -67,7 +67,11 @@ describe('AUC and DeLong CI', () => {
 
   it('the bootstrap AUC CI cross-checks the DeLong CI', async () => {
     const r = delong(s100bPoor, s100bGood);
-    const b = await bootstrap(s100bPoor, s100bGood, { replicates: 2000, random: seededRandom(42), seed: 42 });
+    const b = await bootstrap(s100bPoor, s100bGood, {
+      replicates: 2000,
+      random: reproducibleRandom(42),
+      seed: 42,
+    });
     expect(Math.abs(b.auc.ci95[0] - r.ci95[0])).toBeLessThan(0.03);
     expect(Math.abs(b.auc.ci95[1] - r.ci95[1])).toBeLessThan(0.03);
     expect(Math.abs(b.auc.se - r.se)).toBeLessThan(0.006);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { calibrate } from '../../src/calibration/calibrate.js';
-import { seededRandom } from '../../src/calibration/random.js';
+import { reproducibleRandom } from '../../src/calibration/random.js';
 import {
   binormalTruth,
   bootstrap,
@@ -72,7 +72,7 @@ describe('binormal cohorts with known ROC', () => {
     let cutoffCovered = 0;
     const n = 40;
     for (let seed = 1; seed <= n; seed++) {
-      const random = seededRandom(1000 + seed);
+      const random = reproducibleRandom(1000 + seed);
       const e = Array.from({ length: 80 }, () => random.normal(3.2, 0.45));
       const ne = Array.from({ length: 120 }, () => random.normal(2.6, 0.45));
       const d = delong(e, ne);
