@@ -21,6 +21,7 @@ import {
   anabolicLine,
   caveatLine,
   excludedLine,
+  leftOutLine,
   fieldStrengthCaveatLine,
   headline,
   inPlaceLine,
@@ -62,7 +63,12 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   if (finding.second !== undefined) lines.push(valueLine(kb, finding.second));
   lines.push(recommendationLine(kb, finding));
   if (finding.anabolic) lines.push(anabolicLine(kb));
-  const optional = [vitaminDLine(kb, finding), inPlaceLine(finding), excludedLine(finding)];
+  const optional = [
+    vitaminDLine(kb, finding),
+    inPlaceLine(finding),
+    excludedLine(finding),
+    leftOutLine(finding),
+  ];
   // At most two caveats: what weakens the deciding datum for this patient (a confounder, a lumbar-only
   // T-score, stale data) first, then the deciding comparison's field-strength caveat, then the others.
   const fieldCaveat = fieldStrengthCaveatLine(kb, finding);

@@ -372,6 +372,34 @@ export function excludedLine(finding: Finding): DetailLine | undefined {
   };
 }
 
+/**
+ * Received data left out (malformed elements, units or ranges that cannot be used, another patient's
+ * records): said once, by resource type and count, never with resource ids, so the reader knows the
+ * advice rests on less than the chart holds.
+ */
+export function leftOutLine(finding: Finding): DetailLine | undefined {
+  const issues = finding.context.dataIssues;
+  if (issues.length === 0) return undefined;
+  const types = new Map<string, number>();
+  for (const issue of issues) {
+    // The log's closing summary line ("N further data issue(s) not listed") counts N items.
+    const further = issue.source === 'data' ? /^(\d+) further/.exec(issue.reason) : null;
+    const type = further ? 'other' : (/^[A-Z][A-Za-z]+(?=\/|$)/.exec(issue.source)?.[0] ?? 'other');
+    types.set(type, (types.get(type) ?? 0) + (further ? Number(further[1]) : 1));
+  }
+  const list = [...types.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 3)
+    .map(([type, n]) => `${n} ${type}`)
+    .join(', ');
+  return {
+    text: `Left out as unreadable or unusable: ${list}${types.size > 3 ? ', …' : ''}; check the chart.`,
+    // Kept before the caveats: advice resting on less than the chart holds is a safety matter.
+    dropOrder: 1,
+    refs: [],
+  };
+}
+
 /** The field-strength caveat of the deciding comparison (it qualifies the number that decided). */
 export function fieldStrengthCaveatLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
   const item =

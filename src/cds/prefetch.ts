@@ -7,7 +7,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import { AppError } from '../errors.js';
 import { createFhirAccess, type FhirAccess } from '../fhir/access.js';
 import { bundleProblem, FhirFetchError, readAllPages, type FhirReadClient } from '../fhir/client.js';
-import { fhirStructureProblem } from '../fhir/structure-guard.js';
+import { prefetchProblems } from '../fhir/read/problems.js';
 import type { HookRequest, HydratedPrefetch } from './types.js';
 
 export interface PrefetchFailure {
@@ -43,10 +43,12 @@ export interface HydrationOptions {
 const defaultAccess = createFhirAccess({ clients: [] });
 
 /**
- * Structural checks of what the client supplied (draft orders and prefetch values), before any reader sees
- * them: a Bundle whose `entry` is not an array, null entries, a `coding` that is not an array, a number
- * where a code belongs... (src/fhir/structure-guard.ts) make the request meaningless, so they are a 400
- * naming the path, never a TypeError later. Call right after the schema check, before any reader.
+ * What the client supplied that makes the call meaningless, before any reader sees it: draft orders are the
+ * subject of the call, so any structural defect in them (a number where a code belongs, a `coding` that is
+ * not an array... src/fhir/structure-guard.ts) is a 400 naming the path. The prefetch is the patient's
+ * record: a value that is not a resource, or a Bundle whose `entry` is not an array, is a 400; a defect
+ * inside an otherwise readable resource is not a request problem: the tolerant reading (src/fhir/read/)
+ * drops the element and records why, and the cards say that data was left out.
  */
 export function checkRequestStructure(request: {
   context?: object;
@@ -55,38 +57,11 @@ export function checkRequestStructure(request: {
   const problems: string[] = [];
   const draftOrders = (request.context as { draftOrders?: unknown } | undefined)?.draftOrders;
   if (draftOrders !== undefined) {
-    const p = draftOrdersProblem(draftOrders);
+    const p = bundleProblem(draftOrders);
     if (p) problems.push(`context.draftOrders.${p}`);
   }
-  problems.push(...suppliedPrefetchProblems(request.prefetch));
+  for (const p of prefetchProblems(request.prefetch)) problems.push(`${p.path}: ${p.message}`);
   if (problems.length > 0) throw new AppError('invalid-request', 'Invalid request', problems.slice(0, 20));
-}
-
-function draftOrdersProblem(bundle: unknown): string | undefined {
-  return bundleProblem(bundle);
-}
-
-function suppliedPrefetchProblems(prefetch: Record<string, unknown> | undefined): string[] {
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(prefetch ?? {})) {
-    if (value === null) continue;
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      problems.push(`prefetch.${key}: must be a FHIR resource or null`);
-      continue;
-    }
-    const problem =
-      (value as { resourceType?: unknown }).resourceType === 'Bundle'
-        ? bundleProblem(value)
-        : fhirStructureProblem(value, '')?.replace(/^\./, '');
-    if (problem) problems.push(`prefetch.${key}.${problem}`);
-  }
-  return problems;
-}
-
-/** The prefetch part of checkRequestStructure (hydration checks it again; it is cheap and iterative). */
-export function checkSuppliedPrefetch(prefetch: Record<string, unknown> | undefined): void {
-  const problems = suppliedPrefetchProblems(prefetch);
-  if (problems.length > 0) throw new AppError('invalid-request', 'Invalid prefetch', problems.slice(0, 20));
 }
 
 const TOKEN = /\{\{\s*([A-Za-z.]+)\s*\}\}/g;
@@ -136,7 +111,6 @@ export async function hydratePrefetch(
   templates: Record<string, string>,
   options: HydrationOptions,
 ): Promise<HydrationResult> {
-  checkSuppliedPrefetch(request.prefetch as Record<string, unknown> | undefined);
   const supplied = request.prefetch ?? {};
   const access = options.access ?? defaultAccess;
   const prefetch: HydratedPrefetch = {};
@@ -170,7 +144,7 @@ export async function hydratePrefetch(
 
   // Supplied Bundles may be paged: follow their next links on the client's own FHIR server.
   const pagedSupplied = Object.entries(prefetch).filter(
-    ([, v]) => v?.resourceType === 'Bundle' && v.link?.some((l) => l.relation === 'next'),
+    ([, v]) => v?.resourceType === 'Bundle' && hasNextLink(v.link),
   );
 
   const context = request.context as unknown as Record<string, unknown>;
@@ -237,6 +211,20 @@ export async function hydratePrefetch(
   failures.sort((a, b) => a.key.localeCompare(b.key));
   for (const f of failures) options.onFailure?.(f);
   return { prefetch, failures, fetched: toFetch.filter((k) => !failures.some((f) => f.key === k)) };
+}
+
+/** A supplied Bundle's `link` is read tolerantly: anything but an array of links has no next page. */
+function hasNextLink(link: unknown): boolean {
+  return (
+    Array.isArray(link) &&
+    link.some(
+      (l: unknown) =>
+        typeof l === 'object' &&
+        l !== null &&
+        (l as { relation?: unknown }).relation === 'next' &&
+        typeof (l as { url?: unknown }).url === 'string',
+    )
+  );
 }
 
 function seconds(started: bigint): number {

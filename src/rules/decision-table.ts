@@ -300,6 +300,7 @@ function contextOf(s: Situation): FindingContext {
     excludedScores: facts.excludedScores,
     unscoredStudies: unscored(s),
     dxaLastDate: facts.dxa.lastDate,
+    dataIssues: facts.dataIssues,
   };
 }
 

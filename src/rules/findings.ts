@@ -6,6 +6,7 @@ import type { Indicator } from '../cds/types.js';
 import type {
   BoneQualityScoreFact,
   ConditionFact,
+  DataIssue,
   ExcludedScoreFact,
   MeasurementFact,
   MedicationFact,
@@ -78,6 +79,8 @@ export interface FindingContext {
   excludedScores: ExcludedScoreFact[];
   unscoredStudies: MrStudyFact[];
   dxaLastDate: string | undefined;
+  /** Received data that could not be read or used and was left out (the card says so, without ids). */
+  dataIssues: DataIssue[];
 }
 
 export interface Finding {
