@@ -19,6 +19,7 @@
  * Environment: BENCH_DURATION_S (15) seconds per load phase, BENCH_WARMUP_S (3), BENCH_CONNECTIONS (50),
  * BENCH_RATE (200), BENCH_SELF_FETCH_N (100), BENCH_PATIENT (demo-tlif-high-vbq), BENCH_SERVICE_ID (default:
  * the order-sign service whose id mentions spine), BENCH_SKIP_BUILD=1 to use the existing dist/,
+ * BENCH_NODE_ARGS (extra node flags for the production service, e.g. `--cpu-prof --cpu-prof-dir=<dir>`),
  * BENCH_LOG_LEVEL (the service's LOG_LEVEL; default its own), BENCH_DATABASE_URL (run the service on
  * PostgreSQL instead of PGlite), BENCH_SKIP_DEMO=1 to leave out the demo-mode start, BENCH_KEEP=1 to keep
  * the working directory with the processes' logs.
@@ -72,6 +73,8 @@ const WARMUP_S = envNumber('BENCH_WARMUP_S', Math.min(3, DURATION_S), 0);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, 1);
 const RATE = envNumber('BENCH_RATE', 200, 1);
 const SELF_FETCH_N = envNumber('BENCH_SELF_FETCH_N', 100, 5);
+/** Extra node flags for the production service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
 const PATIENT = process.env.BENCH_PATIENT ?? 'demo-tlif-high-vbq';
 const SERVICE_ID = process.env.BENCH_SERVICE_ID;
 /** Idle means start-up work is over: memory is read this long after the first /readyz 200. */
@@ -378,7 +381,7 @@ async function runService(
 ): Promise<{ run: ServiceRun; requests: HookRequests; pools: { load: TokenPool; open: TokenPool } }> {
   const base = `http://127.0.0.1:${port}`;
   const child = spawnNode(
-    [path.join(ROOT, 'dist/src/index.js')],
+    [...NODE_ARGS, path.join(ROOT, 'dist/src/index.js')],
     serviceEnv(port, path.join(work, 'service-data'), {
       NODE_ENV: 'production',
       CDS_CLIENTS_FILE: clientsFile,
