@@ -39,6 +39,8 @@ const run = promisify(execFile);
 const AERA = 'Siemens MAGNETOM Aera';
 const SIGNA = 'GE SIGNA Explorer';
 const PID_SYSTEM = 'urn:oid:1.2.840.99999.1';
+/** Recent measurements in the drift test: 40 per scanner. */
+const RECENT = 80;
 
 /** How the cards print a number (3 decimals at most, no trailing zeros). */
 const num = (x: number) => String(Number(x.toFixed(3)));
@@ -105,7 +107,18 @@ describe('site calibration through the running service', () => {
     );
     expect(stdout).toContain(`wrote ${overridesFile} (3 cutoffs)`);
 
-    fhir = await startFhirServer();
+    // The patients of the recent measurements (drift test), so their write-back is delivered.
+    fhir = await startFhirServer({
+      seed: [
+        {
+          resourceType: 'Bundle',
+          type: 'collection',
+          entry: Array.from({ length: RECENT }, (_, i) => ({
+            resource: { resourceType: 'Patient' as const, id: `pt-recent-${i}` },
+          })),
+        },
+      ],
+    });
     ehr = await createTestClient({ alg: 'ES384', iss: 'urn:test-ehr' });
     const clientsFile = path.join(dir, 'clients.json');
     writeFileSync(clientsFile, JSON.stringify([{ iss: ehr.iss, jwks: ehr.jwks }]));
@@ -254,6 +267,7 @@ describe('site calibration through the running service', () => {
         }),
       ],
     });
+    expect(recent).toHaveLength(RECENT);
     const acquired = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
     for (const [i, row] of recent.entries()) {
       const obs = scoreObservation(`recent-${i}`, `pt-recent-${i}`, 'vbq-l1-l4', row.value, acquired, {
@@ -282,6 +296,10 @@ describe('site calibration through the running service', () => {
       new RegExp(`cds_calibration_drift_p_value\\{${labels(SIGNA)}\\} (\\S+)`).exec(text)?.[1],
     );
     expect(p).toBeGreaterThan(0.01);
+
+    // Delivered to the FHIR server meanwhile (done items still count: the measurement happened).
+    await until(async () => ((await runtime.store.outboxCounts()).done === RECENT ? true : undefined));
+    expect((await runtime.drift!.runOnce()).strata.find((s) => s.scanner === AERA)?.recentN).toBe(40);
 
     const status = runtime.drift!.status();
     expect(status.checkedAt).not.toBeNull();
