@@ -7,6 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Router } from 'express';
 import { createApp } from './app.js';
+import {
+  createDriftWatchRuntime,
+  loadDriftBaseline,
+  outboxRecentScores,
+  type DriftWatchRuntime,
+} from './calibration/drift-watch.js';
 import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
@@ -51,6 +57,8 @@ export interface Runtime {
   store: Store;
   kb: KnowledgeBase;
   metrics: Metrics;
+  /** The calibration drift watch, when DRIFT_BASELINE_FILE is set (the console shows its status). */
+  drift?: DriftWatchRuntime;
   close(): Promise<void>;
 }
 
@@ -69,6 +77,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     dir: path.join(projectRoot(), 'cds-services'),
     overridesFile: config.knowledgeOverridesFile,
   });
+  // Read before anything opens: a bad calibration baseline fails the start like a bad overrides file.
+  const baseline = config.drift ? loadDriftBaseline(config.drift.baselineFile) : undefined;
   const clients: CdsClientInput[] = config.cdsClientsFile ? loadClientsFile(config.cdsClientsFile) : [];
   // Demo pieces (embedded FHIR server, Medplum, profile validator) are loaded only in demo mode.
   const demo = config.demo
@@ -125,6 +135,31 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
         handlers: { [DICOM_SR_OUTBOX_KIND]: createDicomSrHandler() },
       })
     : undefined;
+
+  // ---- Calibration drift watch (issue 16) ----------------------------------------------------------
+  // With a baseline from `vbq calibrate --baseline`, the scores this service measured (its write-back
+  // outbox) are compared with the calibration cohort at start and then every DRIFT_CHECK_INTERVAL_MS;
+  // results go to /metrics (cds_calibration_drift*), the log and the console (`driftSource`).
+  const drift =
+    config.drift && baseline
+      ? createDriftWatchRuntime({
+          baseline,
+          source: outboxRecentScores(store, baseline.metric),
+          logger,
+          registry: metrics.registry,
+          settings: {
+            intervalMs: config.drift.intervalMs,
+            windowDays: config.drift.windowDays,
+            thresholds: {
+              alpha: config.drift.alpha,
+              minMedianShift: config.drift.minMedianShift,
+              minRecent: config.drift.minRecent,
+            },
+          },
+          now,
+        })
+      : undefined;
+  // ------------------------------------------------------------------------------------------------------
 
   const mounts = [
     {
@@ -186,6 +221,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     clientLimiter,
     publicBaseUrl: config.publicBaseUrl,
     version: packageVersion(),
+    // The console's drift panel (issue 13) reads `driftSource.status()`; spread so this line compiles
+    // before and after the console adds the optional dependency.
+    ...(drift ? { driftSource: drift } : {}),
   });
 
   // Expired replay-cache and deduplication rows are purged in the background.
@@ -197,14 +235,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   purge.unref();
 
   writeback?.start();
+  drift?.start();
 
   return {
     app,
     store,
     kb,
     metrics,
+    drift,
     async close() {
       clearInterval(purge);
+      await drift?.stop();
       // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
       await writeback?.stop();
       await audit.close();

@@ -6,12 +6,14 @@
  * flagged when both the test is significant and the median moved more than a set amount (with hundreds
  * of scores a trivial shift is "significant", and a large shift in a handful of scores is noise).
  *
- * `assessDrift` is pure; `createDriftWatch` runs it periodically over a source of recent scores and
- * publishes the result as Prometheus gauges and one log line per stratum.
+ * `assessDrift` is pure; `createDriftWatch` runs it once over a source of recent scores and publishes the
+ * result as Prometheus gauges and one log line per stratum; src/calibration/drift-watch.ts runs that
+ * periodically inside the service.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from '../http/logger.js';
+import { driftGauges, type DriftGauges } from '../http/metrics.js';
 import { SCORE_METRICS, type ScoreMetric } from '../knowledge/schema.js';
 import type { CalibrationResult } from './calibrate.js';
 import { ksTwoSample, median, sorted } from './stats.js';
@@ -60,6 +62,8 @@ export interface RecentScore {
   value: number;
   fieldStrengthT: number | null;
   scanner: string | null;
+  /** Acquisition date (YYYY-MM-DD) when known. */
+  measuredOn?: string | null;
 }
 
 export interface DriftThresholds {
@@ -143,42 +147,9 @@ export function assessDrift(
   });
 }
 
-export interface DriftGauges {
-  drift: Gauge<'metric' | 'field_strength' | 'scanner'>;
-  ksStatistic: Gauge<'metric' | 'field_strength' | 'scanner'>;
-  medianShift: Gauge<'metric' | 'field_strength' | 'scanner'>;
-  recentScores: Gauge<'metric' | 'field_strength' | 'scanner'>;
-}
-
-/** Gauges on the app's registry (labels: metric, field strength, scanner or "any"). */
+/** The drift watch's gauges on an app's registry (defined with the other metrics in src/http/metrics.ts). */
 export function createDriftGauges(registry: Registry): DriftGauges {
-  const labelNames = ['metric', 'field_strength', 'scanner'] as const;
-  return {
-    drift: new Gauge({
-      name: 'calibration_drift',
-      help: 'Recent scores drifted from the calibration cohort (1), stable (0), too few to tell (-1)',
-      labelNames,
-      registers: [registry],
-    }),
-    ksStatistic: new Gauge({
-      name: 'calibration_drift_ks_statistic',
-      help: 'Two-sample Kolmogorov-Smirnov D between recent scores and the calibration cohort',
-      labelNames,
-      registers: [registry],
-    }),
-    medianShift: new Gauge({
-      name: 'calibration_drift_median_shift',
-      help: 'Median of recent scores minus median of the calibration cohort (score units)',
-      labelNames,
-      registers: [registry],
-    }),
-    recentScores: new Gauge({
-      name: 'calibration_drift_recent_scores',
-      help: 'Recent scores compared with the calibration cohort',
-      labelNames,
-      registers: [registry],
-    }),
-  };
+  return driftGauges(registry);
 }
 
 /** Where the job reads recent scores from: a store query, or a FHIR search (`fhirRecentScores`). */
@@ -192,8 +163,6 @@ export interface DriftWatchOptions {
   thresholds?: Partial<DriftThresholds>;
   /** Scores from this many days back are "recent" (default 30). */
   windowDays?: number;
-  /** Period between runs (default 24 h). */
-  intervalMs?: number;
   now?: () => Date;
 }
 
@@ -201,28 +170,32 @@ export interface DriftWatch {
   runOnce(): Promise<DriftResult[]>;
   /** The last results (empty before the first run). */
   latest(): DriftResult[];
-  start(): void;
-  stop(): void;
 }
 
 export function createDriftWatch(options: DriftWatchOptions): DriftWatch {
   const now = options.now ?? (() => new Date());
   let last: DriftResult[] = [];
-  let timer: NodeJS.Timeout | undefined;
   const runOnce = async (): Promise<DriftResult[]> => {
     const since = new Date(now().getTime() - (options.windowDays ?? 30) * 86_400_000);
     const recent = await options.source(since);
     const results = assessDrift(options.baseline, recent, options.thresholds);
+    const g = options.gauges;
+    if (g) {
+      // A stratum that now has too few scores must not keep showing last month's p-value.
+      for (const gauge of [g.drift, g.pValue, g.ksStatistic, g.medianShift, g.recentScores]) gauge.reset();
+      g.lastCheck.set(now().getTime() / 1000);
+    }
     for (const r of results) {
       const labels = {
         metric: r.metric,
         field_strength: String(r.fieldStrengthT),
         scanner: r.scanner ?? 'any',
       };
-      options.gauges?.drift.set(labels, r.status === 'drift' ? 1 : r.status === 'stable' ? 0 : -1);
-      options.gauges?.recentScores.set(labels, r.recentN);
-      if (r.ksStatistic !== null) options.gauges?.ksStatistic.set(labels, r.ksStatistic);
-      if (r.medianShift !== null) options.gauges?.medianShift.set(labels, r.medianShift);
+      g?.drift.set(labels, r.status === 'drift' ? 1 : r.status === 'stable' ? 0 : -1);
+      g?.recentScores.set(labels, r.recentN);
+      if (r.pValue !== null) g?.pValue.set(labels, r.pValue);
+      if (r.ksStatistic !== null) g?.ksStatistic.set(labels, r.ksStatistic);
+      if (r.medianShift !== null) g?.medianShift.set(labels, r.medianShift);
       const line = {
         metric: r.metric,
         fieldStrengthT: r.fieldStrengthT,
@@ -240,24 +213,5 @@ export function createDriftWatch(options: DriftWatchOptions): DriftWatch {
     last = results;
     return results;
   };
-  return {
-    runOnce,
-    latest: () => last,
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        runOnce().catch((err: unknown) =>
-          options.logger.error(
-            { err: err instanceof Error ? err.message : String(err) },
-            'calibration drift check failed',
-          ),
-        );
-      }, options.intervalMs ?? 86_400_000);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-    },
-  };
+  return { runOnce, latest: () => last };
 }

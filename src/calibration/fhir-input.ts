@@ -10,6 +10,7 @@
  *    patients still inside the window are left out (their outcome is not known yet).
  * Each patient contributes their earliest valid score. Rows carry no CSV line (row 0).
  */
+import type { RecentScore } from './drift.js';
 import type { Bundle, Condition, FhirResource, Observation, Procedure } from 'fhir/r4.js';
 import { BONE_QUALITY_SYSTEM, type KnowledgeBase } from '../knowledge/index.js';
 import type { CodeEntry, ScoreMetric } from '../knowledge/schema.js';
@@ -278,30 +279,31 @@ export function fhirRecentScores(o: {
   token?: string | undefined;
   metric: ScoreMetric;
   fetchImpl?: typeof fetch;
-}): (
-  since: Date,
-) => Promise<
-  { metric: ScoreMetric; value: number; fieldStrengthT: number | null; scanner: string | null }[]
-> {
+}): (since: Date) => Promise<RecentScore[]> {
   return async (since) => {
     const observations = await searchAll<Observation>(o, 'Observation', {
       code: `${BONE_QUALITY_SYSTEM}|${o.metric}`,
       date: `ge${since.toISOString().slice(0, 10)}`,
     });
-    return observations.flatMap((obs) => {
-      const value = obs.valueQuantity?.value;
-      if (!VALID_STATUS.has(obs.status) || typeof value !== 'number' || !(value > 0)) return [];
-      if (!obs.code.coding?.some((c) => c.system === BONE_QUALITY_SYSTEM && c.code === o.metric)) return [];
-      const fs = component(obs, 'field-strength')?.valueQuantity?.value;
-      const scanner = component(obs, 'scanner')?.valueString?.trim();
-      return [
-        {
-          metric: o.metric,
-          value,
-          fieldStrengthT: typeof fs === 'number' && fs > 0 ? fs : null,
-          scanner: scanner || null,
-        },
-      ];
-    });
+    return observations.flatMap((obs) => recentScoreOf(obs, o.metric) ?? []);
+  };
+}
+
+/**
+ * One recent score from a bone-quality Observation of `metric` (value, field strength, scanner, date: no
+ * patient data), or undefined when it is not a valid score of that metric.
+ */
+export function recentScoreOf(obs: Observation, metric: ScoreMetric): RecentScore | undefined {
+  const value = obs.valueQuantity?.value;
+  if (!VALID_STATUS.has(obs.status) || typeof value !== 'number' || !(value > 0)) return undefined;
+  if (!obs.code?.coding?.some((c) => c.system === BONE_QUALITY_SYSTEM && c.code === metric)) return undefined;
+  const fs = component(obs, 'field-strength')?.valueQuantity?.value;
+  const scanner = component(obs, 'scanner')?.valueString?.trim();
+  return {
+    metric,
+    value,
+    fieldStrengthT: typeof fs === 'number' && fs > 0 ? fs : null,
+    scanner: scanner || null,
+    measuredOn: day(obs.effectiveDateTime ?? obs.effectivePeriod?.start) ?? null,
   };
 }

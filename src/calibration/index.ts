@@ -11,12 +11,7 @@ export { parseCohortCsv, CohortError, CSV_COLUMNS, COHORT_LIMITS } from './cohor
 export type { CohortRow } from './cohort.js';
 export { loadCalibrationOutcomes, parseCalibrationOutcomes, CALIBRATION_OUTCOMES_FILE } from './outcomes.js';
 export type { CalibrationOutcome, CalibrationOutcomesFile } from './outcomes.js';
-export {
-  buildOverrides,
-  provenanceSchema,
-  calibrationOverridesSchema,
-  withoutProvenance,
-} from './overrides.js';
+export { buildOverrides, provenanceSchema, calibrationOverridesSchema } from './overrides.js';
 export type { Provenance, CalibrationOverrides } from './overrides.js';
 export { runCalibration } from './run.js';
 export { renderReport } from './report.js';
@@ -32,3 +27,10 @@ export {
 } from './drift.js';
 export type { DriftBaseline, DriftResult, DriftWatch, RecentScore, RecentScoresSource } from './drift.js';
 export { fetchCohortFromFhir, fhirRecentScores, FhirCohortError } from './fhir-input.js';
+export {
+  createDriftWatchRuntime,
+  loadDriftBaseline,
+  outboxRecentScores,
+  DRIFT_WATCH_DEFAULTS,
+} from './drift-watch.js';
+export type { DriftSource, DriftStatus, DriftWatchRuntime, DriftWatchSettings } from './drift-watch.js';

@@ -190,10 +190,3 @@ export function buildOverrides(result: CalibrationResult, ctx: OverridesContext)
   // Our own output must satisfy our schema (and so the knowledge schema's cutoff shape).
   return calibrationOverridesSchema.parse(doc);
 }
-
-/** The same document without provenance: what the knowledge schema of this release accepts. */
-export function withoutProvenance(doc: CalibrationOverrides): Omit<CalibrationOverrides, 'cutoffs'> & {
-  cutoffs: Cutoff[];
-} {
-  return { ...doc, cutoffs: doc.cutoffs.map(({ provenance: _p, ...c }) => c) };
-}

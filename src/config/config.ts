@@ -30,6 +30,16 @@ const httpUrl = (name: string) =>
       `${name} must be an http(s) URL`,
     );
 
+const decimalInRange = (name: string, min: number, max: number, minExclusive = false) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, `${name} must be a decimal number`)
+    .transform(Number)
+    .refine(
+      (n) => (minExclusive ? n > min : n >= min) && n <= max,
+      `${name} must be ${minExclusive ? 'above' : 'at least'} ${min} and at most ${max}`,
+    );
+
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: intInRange('PORT', 0, 65535).optional(),
@@ -87,6 +97,14 @@ const envSchema = z.object({
       'CARE_TEAM_DXA_LSC must look like total-hip=0.3,lumbar-spine=0.25 (T-score units)',
     )
     .optional(),
+  // Calibration drift watch (issue 16): see src/calibration/drift-watch.ts and the README.
+  DRIFT_BASELINE_FILE: z.string().min(1).optional(),
+  // setInterval's delay is a signed 32-bit number of ms: at most ~24.8 days.
+  DRIFT_CHECK_INTERVAL_MS: intInRange('DRIFT_CHECK_INTERVAL_MS', 1000, 2_073_600_000).optional(),
+  DRIFT_WINDOW_DAYS: intInRange('DRIFT_WINDOW_DAYS', 1, 366).optional(),
+  DRIFT_ALPHA: decimalInRange('DRIFT_ALPHA', 0, 0.5, true).optional(),
+  DRIFT_MIN_MEDIAN_SHIFT: decimalInRange('DRIFT_MIN_MEDIAN_SHIFT', 0, 1000).optional(),
+  DRIFT_MIN_RECENT: intInRange('DRIFT_MIN_RECENT', 5, 1_000_000).optional(),
 });
 
 /** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
@@ -144,6 +162,18 @@ export interface Config {
     /** DXA least significant change by site in T-score units, drawn as a band; absent sites get a note. */
     dxaLsc: Record<string, number>;
   };
+  /**
+   * Calibration drift watch: the baseline written by `vbq calibrate --baseline`, how often recent scores
+   * are compared with it, what counts as recent, and what counts as drift. Undefined: no drift watch.
+   */
+  drift?: {
+    baselineFile: string;
+    intervalMs: number;
+    windowDays: number;
+    alpha: number;
+    minMedianShift: number;
+    minRecent: number;
+  };
 }
 
 /**
@@ -200,6 +230,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'DICOM_PATIENT_IDENTIFIER_SYSTEM is required with FHIR_WRITE_BASE_URL (the identifier system of the DICOM PatientID, e.g. your MRN system)',
     );
   }
+  const driftTuning = [
+    'DRIFT_CHECK_INTERVAL_MS',
+    'DRIFT_WINDOW_DAYS',
+    'DRIFT_ALPHA',
+    'DRIFT_MIN_MEDIAN_SHIFT',
+    'DRIFT_MIN_RECENT',
+  ].filter((name) => env[name] !== undefined && env[name] !== '');
+  if (!e.DRIFT_BASELINE_FILE && driftTuning.length > 0) {
+    problems.push(
+      `${driftTuning.join(', ')} set but DRIFT_BASELINE_FILE is not (no drift watch runs without it)`,
+    );
+  }
+  if (e.DRIFT_BASELINE_FILE && !e.FHIR_WRITE_BASE_URL) {
+    problems.push(
+      'DRIFT_BASELINE_FILE needs FHIR_WRITE_BASE_URL: the drift watch compares the scores this service measures and writes back',
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -253,6 +300,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }),
       ),
     },
+    drift: e.DRIFT_BASELINE_FILE
+      ? {
+          baselineFile: path.resolve(e.DRIFT_BASELINE_FILE),
+          intervalMs: e.DRIFT_CHECK_INTERVAL_MS ?? 86_400_000,
+          windowDays: e.DRIFT_WINDOW_DAYS ?? 30,
+          alpha: e.DRIFT_ALPHA ?? 0.01,
+          minMedianShift: e.DRIFT_MIN_MEDIAN_SHIFT ?? 0.15,
+          minRecent: e.DRIFT_MIN_RECENT ?? 30,
+        }
+      : undefined,
   };
 }
 

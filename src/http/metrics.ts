@@ -260,3 +260,69 @@ export function registerOutboxDepth(
     },
   });
 }
+
+// ---- Calibration drift watch (issue 16) -----------------------------------------------------------
+
+type DriftLabel = 'metric' | 'field_strength' | 'scanner';
+
+/** The drift watch's gauges, labelled by metric, field strength (T) and scanner (or `any`). */
+export interface DriftGauges {
+  drift: Gauge<DriftLabel>;
+  pValue: Gauge<DriftLabel>;
+  ksStatistic: Gauge<DriftLabel>;
+  medianShift: Gauge<DriftLabel>;
+  recentScores: Gauge<DriftLabel>;
+  lastCheck: Gauge;
+}
+
+const DRIFT_GAUGES = new WeakMap<Registry, DriftGauges>();
+
+/**
+ * Gauges of the drift watch (src/calibration/drift-watch.ts), on an app's registry, created once per
+ * registry. The test's own figures (p-value, D, median shift) are reported only for strata with enough
+ * recent scores; the watch resets them at every check so a stratum never shows a stale figure.
+ */
+export function driftGauges(registry: Registry): DriftGauges {
+  const existing = DRIFT_GAUGES.get(registry);
+  if (existing) return existing;
+  const labelNames = ['metric', 'field_strength', 'scanner'] as const;
+  const created: DriftGauges = {
+    drift: new Gauge({
+      name: 'cds_calibration_drift',
+      help: 'Recent scores drifted from the calibration cohort (1), stable (0), too few recent scores to tell (-1)',
+      labelNames,
+      registers: [registry],
+    }),
+    pValue: new Gauge({
+      name: 'cds_calibration_drift_p_value',
+      help: 'Two-sample Kolmogorov-Smirnov p-value, recent scores against the calibration cohort',
+      labelNames,
+      registers: [registry],
+    }),
+    ksStatistic: new Gauge({
+      name: 'cds_calibration_drift_ks_statistic',
+      help: 'Two-sample Kolmogorov-Smirnov D between recent scores and the calibration cohort',
+      labelNames,
+      registers: [registry],
+    }),
+    medianShift: new Gauge({
+      name: 'cds_calibration_drift_median_shift',
+      help: 'Median of recent scores minus median of the calibration cohort (score units)',
+      labelNames,
+      registers: [registry],
+    }),
+    recentScores: new Gauge({
+      name: 'cds_calibration_drift_recent_scores',
+      help: 'Recent scores compared with the calibration cohort',
+      labelNames,
+      registers: [registry],
+    }),
+    lastCheck: new Gauge({
+      name: 'cds_calibration_drift_last_check_timestamp_seconds',
+      help: 'When the drift watch last compared recent scores with the calibration cohort (Unix time)',
+      registers: [registry],
+    }),
+  };
+  DRIFT_GAUGES.set(registry, created);
+  return created;
+}

@@ -2,9 +2,6 @@
  * `vbq calibrate` end to end: the real command (a child process, as an operator runs it) on the shipped
  * example cohort, the overrides file it writes validated against our provenance schema and loaded by
  * the service's knowledge-base loader, and the exit codes for refusals and unreadable input.
- *
- * The knowledge base's overrides schema gains `provenance` in a parallel change; until both are merged
- * the file is loaded here with the provenance stripped (and validated separately against our schema).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,11 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cohortToCsv } from '../../src/calibration/synthetic.js';
-import {
-  calibrationOverridesSchema,
-  provenanceSchema,
-  withoutProvenance,
-} from '../../src/calibration/overrides.js';
+import { calibrationOverridesSchema, provenanceSchema } from '../../src/calibration/overrides.js';
 import { driftBaselineSchema } from '../../src/calibration/drift.js';
 import { main } from '../../src/imaging/cli.js';
 import { exampleCohortCsv } from '../../examples/calibration/generate-cohort.js';
@@ -112,18 +105,8 @@ describe('vbq calibrate', () => {
     expect(p.cutoffCi95[1]).toBeGreaterThanOrEqual(cutoff.threshold);
     expect(p.auc).toBeCloseTo(cutoff.auc!, 3);
 
-    // As written (with provenance): loads once the knowledge schema accepts `provenance` (parallel change);
-    // until then the only complaint may be that key.
-    try {
-      expect(loadKnowledgeBase({ dir: KNOWLEDGE_DIR, overridesFile: out }).overriddenCutoffs).toEqual([
-        cutoff.id,
-      ]);
-    } catch (err) {
-      expect((err as Error).message).toMatch(/Unrecognized key: "provenance"/);
-    }
-    const stripped = path.join(dir, 'overrides-without-provenance.json');
-    writeFileSync(stripped, JSON.stringify(withoutProvenance(doc)));
-    const kb = loadKnowledgeBase({ dir: KNOWLEDGE_DIR, overridesFile: stripped });
+    // As written, provenance included: the service loads it with no further editing.
+    const kb = loadKnowledgeBase({ dir: KNOWLEDGE_DIR, overridesFile: out });
     expect(kb.overriddenCutoffs).toEqual(['site-vbq-l1-l4-osteoporosis-dxa-1-5t']);
     expect(kb.version).toContain(`overrides ${doc.version}`);
     // The calibrated cutoff is chosen for a 1.5 T score and not for a 3 T one.

@@ -85,15 +85,13 @@ describe('drift watch', () => {
     expect(asked?.toISOString()).toBe('2026-10-31T00:00:00.000Z');
     expect(watch.latest()).toBe(results);
     const text = await registry.metrics();
-    expect(text).toContain('calibration_drift{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"} 1');
-    expect(text).toContain('calibration_drift{metric="vbq-l1-l4",field_strength="1.5",scanner="any"} -1');
+    expect(text).toContain('cds_calibration_drift{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"} 1');
+    expect(text).toContain('cds_calibration_drift{metric="vbq-l1-l4",field_strength="1.5",scanner="any"} -1');
     expect(text).toMatch(
-      /calibration_drift_median_shift\{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"\} 0\.\d+/,
+      /cds_calibration_drift_median_shift\{metric="vbq-l1-l4",field_strength="3",scanner="Skyra"\} 0\.\d+/,
     );
     const parsed = lines.map((l) => JSON.parse(l) as { level: number; msg: string; status: string });
     expect(parsed).toHaveLength(3);
     expect(parsed.filter((l) => l.level === 40).map((l) => l.status)).toEqual(['drift', 'drift']);
-    watch.start();
-    watch.stop();
   });
 });
