@@ -25,19 +25,58 @@ function normalise(code: string): string {
   return code.trim().toUpperCase();
 }
 
-/** The list entry a Coding matches, if any. Entries with `matchByCode: false` only match by name. */
+interface ListIndex {
+  /** `system|CODE` -> position of the first exact entry. */
+  exact: Map<string, number>;
+  /** Per system, the prefix entries (normalised code, position), in list order. */
+  prefixes: Map<string, { code: string; at: number }[]>;
+  orderEntry: CodeEntry | undefined;
+}
+
+/**
+ * Code lists are indexed once per knowledge base (on first use), not scanned per coding: a hook call
+ * matches hundreds of codings against lists of up to a few hundred entries.
+ */
+const indexes = new WeakMap<KnowledgeBase, Map<CodeListId, ListIndex>>();
+
+function listIndex(kb: KnowledgeBase, listId: CodeListId): ListIndex {
+  let byList = indexes.get(kb);
+  if (byList === undefined) indexes.set(kb, (byList = new Map()));
+  let index = byList.get(listId);
+  if (index !== undefined) return index;
+  const codes = kb.codeLists[listId].codes;
+  index = { exact: new Map(), prefixes: new Map(), orderEntry: codes.find((c) => c.role === 'order') };
+  codes.forEach((entry, at) => {
+    if (entry.matchByCode === false) return;
+    const code = normalise(entry.code);
+    if (entry.match === 'prefix') {
+      const list = index.prefixes.get(entry.system) ?? [];
+      list.push({ code, at });
+      index.prefixes.set(entry.system, list);
+    } else {
+      const key = `${entry.system}|${code}`;
+      if (!index.exact.has(key)) index.exact.set(key, at);
+    }
+  });
+  byList.set(listId, index);
+  return index;
+}
+
+/** The list entry a Coding matches, if any (the first in list order). Entries with `matchByCode: false` only match by name. */
 export function findCodeEntry(
   kb: KnowledgeBase,
   listId: CodeListId,
   coding: Coding | undefined,
 ): CodeEntry | undefined {
-  if (coding?.system === undefined || coding.code === undefined) return undefined;
+  if (typeof coding?.system !== 'string' || typeof coding.code !== 'string') return undefined;
   const code = normalise(coding.code);
-  return kb.codeLists[listId].codes.find((entry) => {
-    if (entry.matchByCode === false || entry.system !== coding.system) return false;
-    const listed = normalise(entry.code);
-    return entry.match === 'prefix' ? code.startsWith(listed) : code === listed;
-  });
+  const index = listIndex(kb, listId);
+  let at = index.exact.get(`${coding.system}|${code}`) ?? Number.POSITIVE_INFINITY;
+  for (const prefix of index.prefixes.get(coding.system) ?? []) {
+    if (prefix.at >= at) break;
+    if (code.startsWith(prefix.code)) at = prefix.at;
+  }
+  return Number.isFinite(at) ? kb.codeLists[listId].codes[at] : undefined;
 }
 
 /** The first list entry any coding of the concept matches. */
@@ -71,7 +110,7 @@ export function findIngredientEntry(
 
 /** The entry of a list marked `role: order` for a system: the code a suggested order uses. */
 export function orderCode(kb: KnowledgeBase, listId: CodeListId): CodeEntry {
-  const entry = kb.codeLists[listId].codes.find((c) => c.role === 'order');
+  const entry = listIndex(kb, listId).orderEntry;
   if (entry === undefined) throw new Error(`code list ${listId} has no entry with role order`);
   return entry;
 }
