@@ -189,12 +189,22 @@ describe('API documentation, start page and metrics (composed service)', () => {
         const p = template.replace('{studyInstanceUID}', '1.2.3').replace('{file}', 'styles.css');
         for (const method of Object.keys(ops)) {
           const url = base + p;
-          const res = await fetch(url, {
-            method: method.toUpperCase(),
-            headers: { authorization: await signed(url), 'content-type': 'application/json' },
-            ...(method === 'post' ? { body: '{}' } : {}),
-          });
-          const body = await res.text();
+          // A route that refuses the body before reading it may close the connection under load
+          // ("other side closed"): that is not the unmatched 404 this test looks for, so ask again.
+          let answer: { res: Response; body: string } | undefined;
+          for (let attempt = 0; answer === undefined; attempt++) {
+            try {
+              const r = await fetch(url, {
+                method: method.toUpperCase(),
+                headers: { authorization: await signed(url), 'content-type': 'application/json' },
+                ...(method === 'post' ? { body: '{}' } : {}),
+              });
+              answer = { res: r, body: await r.text() };
+            } catch (err) {
+              if (attempt >= 2) throw err;
+            }
+          }
+          const { res, body } = answer;
           const code =
             res.status === 404
               ? (JSON.parse(body) as OperationOutcome).issue[0]?.details?.coding?.[0]?.code
