@@ -162,7 +162,7 @@ describe('eGFR', () => {
 
   it('yields no eGFR fact when the knowledge base has no eGFR list', () => {
     const { egfr: _absent, ...others } = withEgfr.codeLists as Record<string, unknown>;
-    const without = { ...kb, codeLists: others, clinicalData: undefined } as unknown as KnowledgeBase;
+    const without = { ...kb, codeLists: others } as unknown as KnowledgeBase;
     const f = facts({ labs: searchset(egfrObs('e', 28, 'mL/min/{1.73_m2}', '2026-10-01')) }, without);
     expect(f.egfr).toBeUndefined();
   });
@@ -182,13 +182,6 @@ describe('glucocorticoid exposure', () => {
       ...kb.codeLists,
       'systemic-routes': codes(['26643006', 'Oral route']),
       'non-systemic-routes': codes(['447694001', 'Respiratory tract route']),
-    },
-    clinicalData: {
-      glucocorticoids: {
-        systemicRoutesList: 'systemic-routes',
-        nonSystemicRoutesList: 'non-systemic-routes',
-        prednisoneEquivalents: [{ ingredient: 'methylprednisolone', mgEquivalentToPrednisone5mg: 4 }],
-      },
     },
   } as unknown as KnowledgeBase;
   const request = (id: string, text: string, r: object, dose: number) => ({
