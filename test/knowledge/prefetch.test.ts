@@ -57,7 +57,8 @@ describe('prefetchTemplates', () => {
     // DXA reports by the same codes; eGFR by both CKD-EPI equations (2021 and 2009) and MDRD.
     expect(templates.dxaReports).toMatch(/^DiagnosticReport\?patient=/);
     expect(templates.dxaReports).toContain('http://loinc.org|83311-1');
-    for (const code of ['98979-8', '62238-1', '33914-3']) expect(templates.egfr).toContain(`http://loinc.org|${code}`);
+    for (const code of ['98979-8', '62238-1', '33914-3'])
+      expect(templates.egfr).toContain(`http://loinc.org|${code}`);
     expect(templates.vitaminD).not.toContain('82306');
     for (const metric of ['vbq-l1-l4', 'ebq', 'vbq-s1', 'c-vbq'])
       expect(templates.boneQuality).toContain(`|${metric}`);
