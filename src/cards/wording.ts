@@ -520,7 +520,10 @@ export function inPlaceLine(finding: Finding): DetailLine | undefined {
 
 /** Scores on record that could not be used, and why (so nobody wonders where they went). */
 export function excludedLine(finding: Finding): DetailLine | undefined {
-  const ex = finding.context.excludedScores;
+  // A preliminary-score card already shows its preliminary score; list only the others.
+  const shown =
+    finding.advice === 'preliminary-score' ? finding.context.preliminary.map((p) => p.source) : [];
+  const ex = finding.context.excludedScores.filter((e) => !shown.includes(e.source));
   if (ex.length === 0) return undefined;
   const first = ex[0]!;
   const value = first.value === undefined ? '' : ` ${num(first.value)}`;

@@ -74,7 +74,7 @@ describe('EHR-shaped scenarios: prefetch and self-fetch give identical cards', (
 
   beforeAll(async () => {
     const stored = cases.flatMap((c) =>
-      (c.bundle.entry ?? []).map((e) => e.resource!).filter((r) => !isDraft(r)),
+      (c.bundle.entry ?? []).map((e) => e.resource as FhirResource).filter((r) => !isDraft(r)),
     );
     fhir = await startFhirServer({
       seed: [{ resourceType: 'Bundle', type: 'collection', entry: stored.map((resource) => ({ resource })) }],
