@@ -483,7 +483,8 @@ export function assess(
   kb: KnowledgeBase,
   facts: Facts,
   procedure: PlannedProcedure,
-  now: Date = new Date(),
+  /** The call's clock (the same as the facts'): dose recency is counted to it. */
+  now: Date,
 ): Finding[] {
   const s = situation(kb, facts, procedure, now);
   const base = {
