@@ -91,6 +91,8 @@ export function overdueTreatments(kb: KnowledgeBase, facts: Facts, now: Date): O
   for (const row of kb.clinicalData.treatments) {
     if (row.overdueAfterDays === undefined || row.reboundRisk !== true) continue;
     const name = row.ingredient.toLowerCase();
+    // Still current by another record (an active statement that gives no dose date): not called overdue.
+    if (facts.treatments.some((t) => t.ingredient.toLowerCase() === name)) continue;
     const records = facts.treatmentHistory.filter((t) => t.ingredient.toLowerCase() === name);
     const latest = latestDose(records);
     if (latest === undefined) continue;
