@@ -19,12 +19,18 @@ import { uuidV5 } from './uuid.js';
 import {
   adviceText,
   anabolicLine,
+  basisLine,
   caveatLine,
   excludedLine,
   leftOutLine,
   fieldStrengthCaveatLine,
   headline,
+  historyLine,
   inPlaceLine,
+  kidneyLine,
+  overdueLine,
+  preliminaryLine,
+  unclassifiedDxaLine,
   recommendationLine,
   valueLine,
   vitaminDLine,
@@ -59,11 +65,17 @@ export function fitDetail(lines: DetailLine[]): DetailLine[] {
 
 function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   const lines: DetailLine[] = [];
+  for (const line of [overdueLine(kb, finding), preliminaryLine(finding)]) if (line) lines.push(line);
   if (finding.lead !== undefined) lines.push(valueLine(kb, finding.lead));
   if (finding.second !== undefined) lines.push(valueLine(kb, finding.second));
   lines.push(recommendationLine(kb, finding));
-  if (finding.anabolic) lines.push(anabolicLine(kb));
+  const kidney = kidneyLine(kb, finding);
+  if (kidney !== undefined) lines.push(kidney);
+  if (finding.anabolic && finding.advice !== 'consider-anabolic') lines.push(anabolicLine(kb));
   const optional = [
+    unclassifiedDxaLine(kb, finding),
+    basisLine(kb, finding),
+    historyLine(finding),
     vitaminDLine(kb, finding),
     inPlaceLine(finding),
     excludedLine(finding),
@@ -87,12 +99,14 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   return fitDetail(lines);
 }
 
-function suggestionLabel(kb: KnowledgeBase, kind: SuggestedOrderKind): string {
+function suggestionLabel(kb: KnowledgeBase, kind: SuggestedOrderKind, finding: Finding): string {
   switch (kind) {
     case 'dxa':
       return `Order DXA bone density (CPT ${orderCode(kb, 'dxa-orders').code})`;
     case 'referral':
-      return 'Refer to bone health / endocrinology';
+      return finding.context.kidney !== undefined
+        ? 'Refer to bone health (CKD-MBD aware, with nephrology)'
+        : 'Refer to bone health / endocrinology';
     case 'vitamin-d':
       return 'Order 25-OH vitamin D';
   }
@@ -110,13 +124,13 @@ function suggestions(
   if (finding.actions.referral === 'suggest') kinds.push('referral');
   if (finding.actions.vitaminD === 'suggest') kinds.push('vitamin-d');
   return kinds.map((kind) => ({
-    label: suggestionLabel(kb, kind),
+    label: suggestionLabel(kb, kind, finding),
     uuid: uuidV5(`${cardUuid}|${kind}`),
     isRecommended: kind !== 'vitamin-d',
     actions: [
       {
         type: 'create' as const,
-        description: `${suggestionLabel(kb, kind)} (draft ServiceRequest)`,
+        description: `${suggestionLabel(kb, kind, finding)} (draft ServiceRequest)`,
         resource: suggestedOrder(kb, kind, ctx, reason),
       },
     ],

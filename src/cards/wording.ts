@@ -77,6 +77,10 @@ export function evidenceShort(item: EvidenceItem, procedure: PlannedProcedure): 
       return item.role === 'borderline'
         ? `osteopenia (DXA T ${num(item.fact.value)})`
         : `DXA T ${num(item.fact.value)}`;
+    case 'dxa-z':
+      return item.role === 'strong'
+        ? `DXA Z ${num(item.fact.value)} (below the expected range for age)`
+        : `DXA Z ${num(item.fact.value)}`;
     case 'fragility-fracture':
       return 'prior fragility fracture';
     case 'osteoporosis-diagnosis':
@@ -117,6 +121,29 @@ export function headline(kb: KnowledgeBase, finding: Finding): string {
           : `Glucocorticoids >= ${Math.round(kb.parameters.glucocorticoidMinDays / 30)} months`;
       return `${why}, no bone density assessment in ${years} years`;
     }
+    case 'z-score-referral':
+      return `${leadShort} before ${procedure.label}`;
+    case 'denosumab-overdue': {
+      const o = finding.context.overdue[0];
+      return `${capitalised(o?.ingredient ?? 'treatment')} overdue: last dose ${humanDate(o?.lastDose)}`;
+    }
+    case 'consider-anabolic':
+      return `On ${drugs(finding)} only before ${procedure.label}`;
+    case 'baseline-dxa-on-treatment': {
+      const years = Math.round(kb.parameters.dxaLookbackMonths / 12);
+      return `On ${drugs(finding)}, no DXA in ${years} years`;
+    }
+    case 'cross-region-screening': {
+      const a = lead?.kind === 'score' ? lead.assessment : undefined;
+      const where = a?.score.region === 'cervical' ? 'Cervical' : 'Lumbar';
+      return `${where} ${leadShort ?? 'score'} before ${procedure.label}`;
+    }
+    case 'preliminary-score': {
+      const p = finding.context.preliminary[0];
+      return p === undefined
+        ? 'Preliminary score'
+        : `Preliminary ${metricLabel(p.metric, p.region)} ${num(p.value)} (${humanDate(p.date)}), not final`;
+    }
     case 'measure-score': {
       const study = finding.context.unscoredStudies[0];
       return `${study?.region === 'cervical' ? 'Cervical' : region(finding)} MR of ${humanDate(study?.date)} has no bone-quality score`;
@@ -124,6 +151,16 @@ export function headline(kb: KnowledgeBase, finding: Finding): string {
     default:
       return leadShort ?? procedure.label;
   }
+}
+
+function capitalised(text: string): string {
+  return text.length === 0 ? text : `${text[0]!.toUpperCase()}${text.slice(1)}`;
+}
+
+/** "alendronate" or "alendronate and denosumab": the current treatment by ingredient. */
+function drugs(finding: Finding): string {
+  const names = [...new Set(finding.context.treatments.map((t) => t.ingredient))];
+  return names.length === 0 ? 'treatment' : names.join(' and ');
 }
 
 /** The summary's second part: what the card asks for. */
@@ -145,11 +182,19 @@ export function adviceText(finding: Finding): string {
     'dxa-advised': 'DXA advised before elective spine surgery',
     'dxa-already-ordered': 'DXA already ordered',
     'measure-score': `measure ${finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ'} before surgery`,
+    'z-score-referral': 'bone-health referral advised',
+    'denosumab-overdue': 'rebound vertebral-fracture risk',
+    'consider-anabolic': 'consider anabolic treatment first',
+    'baseline-dxa-on-treatment': 'baseline DXA advised',
+    'cross-region-screening': 'screening-level evidence; consider DXA',
+    'preliminary-score': 'confirm before relying on it',
   };
+  if (finding.context.kidney !== undefined && finding.advice === 'treat-before-surgery')
+    return 'untreated; CKD-aware bone-health referral before elective surgery';
   return advice[finding.advice];
 }
 
-function site(item: Extract<EvidenceItem, { kind: 'dxa' }>): string {
+function site(item: Extract<EvidenceItem, { kind: 'dxa' | 'dxa-z' }>): string {
   const s = item.fact.site.replace('-', ' ');
   return item.fact.laterality === undefined ? s : `${item.fact.laterality} ${s}`;
 }
@@ -219,15 +264,30 @@ export function valueLine(kb: KnowledgeBase, item: EvidenceItem): DetailLine {
         refs,
       };
     }
+    case 'dxa-z': {
+      const z = kb.clinicalData.zScoreRule;
+      const ref = z.references[0]!;
+      const who = item.basis.sex === 'male' ? 'a man under 50' : 'a woman under 50';
+      const boundary = item.basis.ageBoundary ? ' (menopausal status not recorded: age 50 used)' : '';
+      const range =
+        item.role === 'strong'
+          ? `at or below ${z.belowExpectedRangeZ.toFixed(1)}, below the expected range for age`
+          : `above ${z.belowExpectedRangeZ.toFixed(1)}, within the expected range for age`;
+      return {
+        text: `**DXA Z-score ${num(item.fact.value)}** (${site(item)}, ${humanDate(item.fact.date)}): ${range}; the WHO T-score classification does not apply to ${who}${boundary} (${shortCitation(kb, ref)}).`,
+        dropOrder: 0,
+        refs: [ref],
+      };
+    }
     case 'fragility-fracture':
       return {
-        text: `**Fragility fracture** on record: ${item.fact.display} (${humanDate(item.fact.date)}).`,
+        text: `**Fragility fracture** on record: ${item.fact.display} (${humanDate(item.fact.date)}${statusNote(item.fact.clinicalStatus)}).`,
         dropOrder: 0,
         refs,
       };
     case 'osteoporosis-diagnosis':
       return {
-        text: `**Osteoporosis** on the problem list: ${item.fact.display} (${humanDate(item.fact.date)}).`,
+        text: `**Osteoporosis** on the problem list: ${item.fact.display} (${humanDate(item.fact.date)}${statusNote(item.fact.clinicalStatus)}).`,
         dropOrder: 0,
         refs,
       };
@@ -251,6 +311,11 @@ export function valueLine(kb: KnowledgeBase, item: EvidenceItem): DetailLine {
   }
 }
 
+/** ", status remission": a problem's clinicalStatus when it is not simply active (it still counts). */
+function statusNote(status: string | undefined): string {
+  return status === undefined || status === 'active' ? '' : `, status ${status}`;
+}
+
 const DECISION_POINT: Record<Advice, string> = {
   'treat-before-surgery': 'osteoporosis-dxa-or-fracture',
   referral: 'osteoporosis-dxa-or-fracture',
@@ -263,6 +328,12 @@ const DECISION_POINT: Record<Advice, string> = {
   'dxa-advised': 'elective-reconstruction-evaluation',
   'dxa-already-ordered': 'elective-reconstruction-evaluation',
   'measure-score': 'mri-without-score',
+  'z-score-referral': 'z-score-below-expected',
+  'denosumab-overdue': 'denosumab-overdue',
+  'consider-anabolic': 'antiresorptive-long-construct',
+  'baseline-dxa-on-treatment': 'treatment-baseline-dxa',
+  'cross-region-screening': 'cross-region-screening',
+  'preliminary-score': 'preliminary-score',
 };
 
 function refsOf(kb: KnowledgeBase, decisionPoint: string): string[] {
@@ -287,8 +358,11 @@ export function recommendationLine(kb: KnowledgeBase, finding: Finding): DetailL
   const refs = refsOf(kb, ctLead ? 'low-ct-hu' : DECISION_POINT[finding.advice]);
   const dxaToo = finding.actions.dxa === 'suggest';
   const score = finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ';
+  const ckd = finding.context.kidney !== undefined;
   const text: Record<Advice, string> = {
-    'treat-before-surgery': `bone-health / endocrinology referral and osteoporosis treatment before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
+    'treat-before-surgery': ckd
+      ? `bone-health referral aware of CKD-MBD (with nephrology), treatment chosen for the kidney function, before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`
+      : `bone-health / endocrinology referral and osteoporosis treatment before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
     referral: ctLead
       ? 'likely osteoporosis: DXA and a bone-health referral before elective surgery'
       : `bone-health / endocrinology referral${dxaToo ? ' and DXA (hip preferred)' : ''} before elective surgery`,
@@ -302,8 +376,102 @@ export function recommendationLine(kb: KnowledgeBase, finding: Finding): DetailL
     'dxa-advised': 'DXA (hip preferred) before elective spine surgery',
     'dxa-already-ordered': 'complete the DXA already ordered before elective spine surgery',
     'measure-score': `measure ${score} on the existing non-contrast T1-weighted MR before surgery; a high score prompts a bone-health workup`,
+    'z-score-referral': `bone-health referral to look for secondary causes before elective fusion${dxaToo ? '; DXA (hip preferred)' : ''}`,
+    'denosumab-overdue':
+      'give the next dose or start follow-on treatment without delay, then review before elective spine surgery',
+    'consider-anabolic': `anabolic treatment for >= 3 months before a deformity or long fusion may be considered${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
+    'baseline-dxa-on-treatment':
+      'a baseline DXA (hip preferred) to monitor the treatment before elective spine surgery',
+    'cross-region-screening':
+      "this score is from another spinal region: screening-level evidence only, not compared with this procedure's cutoffs; DXA (hip preferred) before elective surgery",
+    'preliminary-score':
+      'the score is preliminary and no cutoff is applied to it; confirm the final score before relying on it',
   };
   return { text: `**Recommended:** ${text[finding.advice]}${citeAll(kb, refs)}.`, dropOrder: 0, refs };
+}
+
+/** Kidney function that rules out assuming a bisphosphonate: the value (or stage) and where to refer. */
+export function kidneyLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const k = finding.context.kidney;
+  if (k === undefined || finding.advice === 'measure-score' || finding.advice === 'preliminary-score')
+    return undefined;
+  const renal = kb.clinicalData.renal;
+  const refs = [renal.bisphosphonateEgfrMin.reference, renal.ckdMbdReference];
+  const what =
+    k.egfr !== undefined
+      ? `**eGFR ${num(k.egfr.value)} mL/min/1.73 m2** (${humanDate(k.egfr.date)}): below ${num(k.limit)}, the bisphosphonate limit`
+      : `**CKD stage ${k.stage!.ckdStage}** on the problem list (${humanDate(k.stage!.date)}): below the bisphosphonate eGFR limit of ${num(k.limit)}`;
+  return {
+    text: `${what}; do not assume a bisphosphonate: bone-health referral aware of CKD-MBD, with nephrology${citeAll(kb, refs)}.`,
+    dropOrder: 0,
+    refs,
+  };
+}
+
+/** The overdue dose: the drug, the last dose date and how late it is. */
+export function overdueLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const o = finding.context.overdue[0];
+  if (o === undefined || finding.advice !== 'denosumab-overdue') return undefined;
+  const row = kb.clinicalData.treatments.find((t) => t.ingredient === o.ingredient);
+  const refs = row?.references.filter((r) => r !== 'aace-2020') ?? [];
+  const months = Math.round(o.overdueAfterDays / 30.4375);
+  return {
+    text: `**${capitalised(o.ingredient)}** last dose ${humanDate(o.lastDose)} (${o.daysSince} days ago): more than ${months} months, the next dose is overdue; rebound vertebral-fracture risk${citeAll(kb, refs)}.`,
+    dropOrder: 0,
+    refs,
+  };
+}
+
+/** A preliminary score, shown as preliminary: its value and date, never compared with a cutoff. */
+export function preliminaryLine(finding: Finding): DetailLine | undefined {
+  const p = finding.context.preliminary[0];
+  if (p === undefined || finding.advice !== 'preliminary-score') return undefined;
+  return {
+    text: `**${metricLabel(p.metric, p.region)} ${num(p.value)}** (${humanDate(p.date)}): status preliminary, not a result.`,
+    dropOrder: 0,
+    refs: [],
+  };
+}
+
+/** A DXA on record that cannot show whether density is adequate (never read as reassurance). */
+export function unclassifiedDxaLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const c = finding.context;
+  if (!c.dxaUnclassified) return undefined;
+  const zRef = kb.clinicalData.zScoreRule.references[0]!;
+  const why =
+    c.dxaBasis.basis === 'z-score'
+      ? `no recent Z-score, and T-scores do not classify a ${c.dxaBasis.sex === 'male' ? 'man' : 'woman'} under 50 (${shortCitation(kb, zRef)})`
+      : 'no T-score (only BMD or Z-scores)';
+  return {
+    text: `DXA of ${humanDate(c.dxaLastDate)} on record: ${why}; it cannot show whether bone density is adequate.`,
+    dropOrder: 1,
+    refs: c.dxaBasis.basis === 'z-score' ? [zRef] : [],
+  };
+}
+
+/** A T-score read for a woman (or sex not recorded): menopause is not recorded, age 50 stood in. */
+export function basisLine(kb: KnowledgeBase, finding: Finding): DetailLine | undefined {
+  const c = finding.context;
+  const usesT = finding.lead?.kind === 'dxa' || finding.second?.kind === 'dxa';
+  if (!usesT || c.dxaBasis.basis !== 't-score' || !c.dxaBasis.ageBoundary) return undefined;
+  const z = kb.clinicalData.zScoreRule;
+  const ref = z.references[0]!;
+  return {
+    text: `Menopausal status not recorded: age ${z.ageBoundaryYears} used as the boundary for T-scores (${shortCitation(kb, ref)}).`,
+    dropOrder: 3,
+    refs: [ref],
+  };
+}
+
+/** Earlier, higher scores: history only (the latest valid score governs). */
+export function historyLine(finding: Finding): DetailLine | undefined {
+  const e = finding.context.earlierHigher[0];
+  if (e === undefined) return undefined;
+  return {
+    text: `History: ${metricLabel(e.metric, e.region)} ${num(e.value)} of ${humanDate(e.date)} was higher; the latest valid score governs.`,
+    dropOrder: 3,
+    refs: [],
+  };
 }
 
 /** AO Spine 2025: anabolic treatment before a deformity or long fusion. */
@@ -352,7 +520,10 @@ export function inPlaceLine(finding: Finding): DetailLine | undefined {
 
 /** Scores on record that could not be used, and why (so nobody wonders where they went). */
 export function excludedLine(finding: Finding): DetailLine | undefined {
-  const ex = finding.context.excludedScores;
+  // A preliminary-score card already shows its preliminary score; list only the others.
+  const shown =
+    finding.advice === 'preliminary-score' ? finding.context.preliminary.map((p) => p.source) : [];
+  const ex = finding.context.excludedScores.filter((e) => !shown.includes(e.source));
   if (ex.length === 0) return undefined;
   const first = ex[0]!;
   const value = first.value === undefined ? '' : ` ${num(first.value)}`;

@@ -96,6 +96,11 @@ function problemOf(key: string, value: Json, parentKey: string | undefined): str
     case 'effectivePeriod':
     case 'period':
     case 'resource':
+      // Timing.repeat.period is a decimal (every `period` `periodUnit`), not a Period.
+      if (key === 'period' && parentKey === 'repeat') {
+        if (typeof value !== 'number') return 'must be a number';
+        break;
+      }
       if (!isObject(value)) return 'must be an object';
       break;
     case 'category':

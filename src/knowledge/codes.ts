@@ -102,10 +102,25 @@ export function findIngredientEntry(
     .filter((t): t is string => typeof t === 'string')
     .map((t) => t.toLowerCase());
   if (texts.length === 0) return undefined;
-  return kb.codeLists[listId].codes.find(
-    (entry) =>
-      entry.ingredient !== undefined && texts.some((t) => t.includes(entry.ingredient!.toLowerCase())),
-  );
+  // Whole words only, longest ingredient first: "methylprednisolone 4 mg" is methylprednisolone, never
+  // prednisolone, and "zoledronic acid" is not matched by a text that merely contains "zoledron".
+  const candidates = kb.codeLists[listId].codes
+    .filter((entry) => entry.ingredient !== undefined)
+    .sort((a, b) => b.ingredient!.length - a.ingredient!.length);
+  return candidates.find((entry) => texts.some((t) => containsWord(t, entry.ingredient!.toLowerCase())));
+}
+
+/** Whether `text` contains `word` delimited by non-letters (or the text's ends). */
+export function containsWord(text: string, word: string): boolean {
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf(word, from);
+    if (at < 0) return false;
+    const before = at === 0 ? '' : text[at - 1]!;
+    const after = text[at + word.length] ?? '';
+    if (!/\p{L}/u.test(before) && !/\p{L}/u.test(after)) return true;
+    from = at + 1;
+  }
 }
 
 /** The entry of a list marked `role: order` for a system: the code a suggested order uses. */

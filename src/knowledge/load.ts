@@ -321,9 +321,11 @@ function clinicalReferences(c: ClinicalDataFile): { id: string; where: string }[
     },
     { id: c.glucocorticoids.exposureMinDays.reference, where: 'glucocorticoids.exposureMinDays' },
     { id: c.glucocorticoids.conversionReference, where: 'glucocorticoids.conversionReference' },
+    { id: c.glucocorticoids.renewalGapDays.reference, where: 'glucocorticoids.renewalGapDays' },
     ...c.treatments.flatMap((t) => t.references.map((id) => ({ id, where: `treatments ${t.ingredient}` }))),
     { id: c.renal.egfrLookbackMonths.reference, where: 'renal.egfrLookbackMonths' },
     { id: c.renal.bisphosphonateEgfrMin.reference, where: 'renal.bisphosphonateEgfrMin' },
+    { id: c.renal.ckdMbdReference, where: 'renal.ckdMbdReference' },
     { id: c.vbqNorms.reference, where: 'vbqNorms' },
     { id: c.fieldStrengthEffect.reference, where: 'fieldStrengthEffect' },
     ...c.fieldStrengthEffect.supporting.map((s) => ({

@@ -394,6 +394,8 @@ export const clinicalDataFileSchema = z
       .object({
         exposureThresholdMgPerDay: citedNumber,
         exposureMinDays: citedNumber,
+        /** A renewal or refill starting within this many days of the previous supply's end continues the exposure. */
+        renewalGapDays: citedNumber,
         systemicRoutesList: z.literal('systemic-routes'),
         nonSystemicRoutesList: z.literal('non-systemic-routes'),
         /** Dose equivalent to prednisone 5 mg, per ingredient. */
@@ -439,6 +441,8 @@ export const clinicalDataFileSchema = z
         egfrLookbackMonths: citedNumber,
         bisphosphonateEgfrMin: citedNumber,
         ckdStagesThatChangeAdvice: z.array(z.enum(['4', '5', '5D'])).min(1),
+        /** The CKD-MBD guideline a card cites when kidney function changes the advice. */
+        ckdMbdReference: nonEmpty,
         note: nonEmpty.optional(),
       })
       .strict(),

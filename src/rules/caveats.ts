@@ -21,7 +21,12 @@ const RANK: readonly CaveatName[] = [
   'frax',
 ];
 
-export function caveatsFor(kb: KnowledgeBase, facts: Facts, scores: ScoreAssessment[]): CaveatName[] {
+export function caveatsFor(
+  kb: KnowledgeBase,
+  facts: Facts,
+  scores: ScoreAssessment[],
+  tScoresApply = true,
+): CaveatName[] {
   const caveats = new Set<CaveatName>();
   const stale = kb.parameters.staleDataMonths;
   if (scores.length > 0) {
@@ -39,7 +44,8 @@ export function caveatsFor(kb: KnowledgeBase, facts: Facts, scores: ScoreAssessm
   ) {
     caveats.add('stale');
   }
-  if (facts.dxa.lumbarOnly) caveats.add('lumbarTScore');
+  // A lumbar-only T-score weakens only a classification by T-scores (not a Z-score under 50).
+  if (facts.dxa.lumbarOnly && tScoresApply) caveats.add('lumbarTScore');
   caveats.add('frax');
   return RANK.filter((c) => caveats.has(c));
 }

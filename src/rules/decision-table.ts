@@ -19,6 +19,16 @@ import type {
   GapReason,
   ScoreAssessment,
 } from './findings.js';
+import {
+  crossRegionScores,
+  dxaBasis,
+  dxaClassifies,
+  earlierHigherScores,
+  kidneyLimit,
+  overdueTreatments,
+  unconfirmedPreliminary,
+  type DxaBasis,
+} from './patient-context.js';
 import type { PlannedProcedure } from './procedure.js';
 
 /** Everything the rules look at, computed once per call. */
@@ -30,6 +40,13 @@ export interface Situation {
   ev: Evidence;
   /** Strong evidence of osteoporosis other than a score (DXA, fracture, diagnosis, CT HU). */
   osteo: EvidenceItem[];
+  /** A recent Z-score below the expected range for age, where Z-scores apply (not osteoporosis). */
+  lowZ: EvidenceItem | undefined;
+  basis: DxaBasis;
+  /** A recent DXA that can classify density for this patient (not BMD only, not a T-score under 50). */
+  dxaClassified: boolean;
+  crossRegion: ScoreAssessment[];
+  now: Date;
   /** Scores above the procedure's cutoff with no confounder. */
   strongScores: ScoreAssessment[];
   aboveProcedure: ScoreAssessment[];
@@ -121,12 +138,27 @@ export const DECISION_RULES: readonly DecisionRule[] = [
     }),
   },
   {
+    id: 'z-score-below-expected-range',
+    topic: 'osteoporosis-evidence',
+    indicator: 'warning',
+    policy:
+      'Premenopausal women and men under 50 (age 50 when menopausal status is unknown): a recent DXA Z-score <= -2.0 is below the expected range for age (ISCD; the WHO T-score classification does not apply), with neither treatment nor a bone-health referral',
+    applies: (s) => s.lowZ !== undefined && !s.treated && !s.referralInPlace,
+    decide: (s) => ({
+      advice: 'z-score-referral',
+      lead: s.lowZ,
+      second: scoreItem(s, leadScore(s.aboveProcedure)),
+      actions: fullWorkup(s),
+      keys: keysOf([s.lowZ!, ...s.ev.strong.filter((e) => e.kind === 'score')]),
+    }),
+  },
+  {
     id: 'score-above-procedure-cutoff',
     topic: 'bone-quality-above-cutoff',
     indicator: 'warning',
     policy:
-      "A score at or above the procedure's cutoff with no confounder, and no DXA in the look-back, referral or treatment",
-    applies: (s) => s.strongScores.length > 0 && !s.treated && !s.dxaRecent && !s.referralInPlace,
+      "A score at or above the procedure's cutoff with no confounder, and no DXA in the look-back that classifies density (a BMD-only DXA is on record, not evidence), referral or treatment",
+    applies: (s) => s.strongScores.length > 0 && !s.treated && !s.dxaClassified && !s.referralInPlace,
     decide: (s) => ({
       advice: 'workup',
       lead: scoreItem(s, leadScore(s.strongScores)),
@@ -136,12 +168,29 @@ export const DECISION_RULES: readonly DecisionRule[] = [
     }),
   },
   {
+    id: 'antiresorptive-only-long-construct',
+    topic: 'evaluation-in-progress',
+    indicator: 'info',
+    policy:
+      'On an antiresorptive only (no anabolic agent) before a deformity or long-segment fusion: AO Spine 2025, anabolic treatment for >= 3 months before surgery may be considered',
+    applies: (s) =>
+      s.treated && s.procedure.longConstruct && s.facts.treatments.every((t) => t.drugClass !== 'anabolic'),
+    decide: (s) => ({
+      advice: 'consider-anabolic',
+      lead: [...s.osteo, ...(s.lowZ ? [s.lowZ] : []), ...s.ev.strong, ...s.ev.borderline][0],
+      second: undefined,
+      actions: { dxa: dxaAction(s, true), referral: referralAction(s, false), vitaminD: vitaminDAction(s) },
+      anabolic: true,
+      keys: ['antiresorptive-only', ...s.facts.treatments.map((t) => `tx:${t.source}`).sort()],
+    }),
+  },
+  {
     id: 'treated-and-evaluated',
     topic: undefined,
     indicator: undefined,
     policy:
-      'Current treatment and a recent DXA or a bone-health referral: evaluation and treatment in place, no card',
-    applies: (s) => s.treated && s.evaluated,
+      "Current treatment (by each drug's dosing interval) and a DXA in the look-back or ordered: evaluation and treatment in place, no card",
+    applies: (s) => s.treated && (s.dxaRecent || s.dxaOrdered),
   },
   {
     id: 'partly-in-place',
@@ -150,10 +199,16 @@ export const DECISION_RULES: readonly DecisionRule[] = [
     policy:
       'Concerning findings with evaluation or treatment partly in place (or a score above the cutoff discordant with a recent DXA)',
     applies: (s) =>
-      s.concerning && (s.treated || (s.osteo.length > 0 && s.referralInPlace) || s.strongScores.length > 0),
+      s.concerning &&
+      (s.treated ||
+        ((s.osteo.length > 0 || s.lowZ !== undefined) && s.referralInPlace) ||
+        s.strongScores.length > 0),
     decide: (s) => {
-      const items = [...s.osteo, ...s.ev.strong, ...s.ev.borderline];
-      const discordant = s.strongScores.length > 0 && s.dxaRecent && !s.treated && !s.referralInPlace;
+      const items = [
+        ...new Set([...s.osteo, ...(s.lowZ ? [s.lowZ] : []), ...s.ev.strong, ...s.ev.borderline]),
+      ];
+      // Discordant only with a DXA that classifies density: a BMD-only DXA cannot disagree with anything.
+      const discordant = s.strongScores.length > 0 && s.dxaClassified && !s.treated && !s.referralInPlace;
       const noAnabolic = !s.facts.treatments.some((t) => t.drugClass === 'anabolic');
       return {
         // A high score against a recent non-osteoporotic DXA is a borderline finding, not an evaluation.
@@ -166,7 +221,8 @@ export const DECISION_RULES: readonly DecisionRule[] = [
         lead: items[0],
         // The recent DXA the score disagrees with is part of the deciding evidence.
         second: discordant
-          ? (s.ev.reassuring.find((e) => e.kind === 'dxa') ?? s.ev.borderline.find((e) => e.kind === 'dxa'))
+          ? (s.ev.reassuring.find((e) => e.kind === 'dxa' || e.kind === 'dxa-z') ??
+            s.ev.borderline.find((e) => e.kind === 'dxa'))
           : undefined,
         actions: {
           dxa: dxaAction(s, s.treated),
@@ -193,10 +249,92 @@ export const DECISION_RULES: readonly DecisionRule[] = [
       keys: keysOf(s.ev.borderline),
     }),
   },
+  {
+    id: 'cross-region-screening',
+    topic: 'borderline-bone-quality',
+    indicator: 'info',
+    policy:
+      "A recent score of another spinal region (a lumbar score before a cervical or thoracic procedure, a cervical one before a lumbar) above its screening cutoff, no DXA in the look-back: evidence of systemic bone quality at the screening level only, never compared with this procedure's cutoffs; DXA suggested",
+    applies: (s) => s.crossRegion.length > 0 && !s.dxaRecent,
+    decide: (s) => {
+      const a = s.crossRegion[0]!;
+      const cutoffs = a.screening === undefined ? [] : [a.screening.cutoff];
+      const lead: EvidenceItem = {
+        kind: 'score',
+        key: `cross-region:${a.score.source}:${a.score.value}`,
+        role: 'borderline',
+        cutoffs,
+        assessment: a,
+      };
+      return {
+        advice: 'cross-region-screening',
+        lead,
+        second: undefined,
+        actions: { dxa: dxaAction(s, true), referral: 'not-needed', vitaminD: vitaminDAction(s) },
+        keys: [lead.key],
+      };
+    },
+  },
+  {
+    id: 'on-treatment-baseline-dxa',
+    topic: 'evaluation-in-progress',
+    indicator: 'info',
+    policy: 'Current treatment with no DXA in the look-back and none ordered: a baseline DXA',
+    applies: (s) => s.treated && !s.dxaRecent && !s.dxaOrdered,
+    decide: (s) => ({
+      advice: 'baseline-dxa-on-treatment',
+      lead: undefined,
+      second: undefined,
+      actions: { dxa: 'suggest', referral: 'not-needed', vitaminD: vitaminDAction(s) },
+      keys: ['baseline-dxa', ...s.facts.treatments.map((t) => `tx:${t.source}`).sort()],
+    }),
+  },
+];
+
+/**
+ * Concerns that stand beside the main finding (each adds its own card whatever the main rules decided):
+ * an overdue denosumab dose is a safety matter of its own.
+ */
+export const CONCURRENT_RULES: readonly DecisionRule[] = [
+  {
+    id: 'denosumab-overdue',
+    topic: 'evaluation-in-progress',
+    indicator: 'warning',
+    policy:
+      'Denosumab with the last dose more than 7 months ago (6-monthly dosing) and no follow-on treatment since: overdue, rebound vertebral-fracture risk; the card names the last dose date',
+    applies: (s) => overdueTreatments(s.kb, s.facts, s.now).length > 0,
+    decide: (s) => {
+      const o = overdueTreatments(s.kb, s.facts, s.now)[0]!;
+      return {
+        advice: 'denosumab-overdue',
+        lead: undefined,
+        second: undefined,
+        actions: { dxa: 'not-needed', referral: referralAction(s, true), vitaminD: 'not-needed' },
+        keys: [`overdue:${o.ingredient}:${o.source}:${o.lastDose}`],
+      };
+    },
+  },
 ];
 
 /** Data-gap rules, consulted only when no main rule applies; each that applies adds a finding. */
 export const GAP_RULES: readonly DecisionRule[] = [
+  {
+    id: 'preliminary-score-only',
+    topic: 'borderline-bone-quality',
+    indicator: 'info',
+    policy:
+      'Only a preliminary score of the planned region (no final, amended or corrected one of that metric): shown as preliminary, never as a result (info at most)',
+    applies: (s) => unconfirmedPreliminary(s.facts, s.procedure).length > 0,
+    decide: (s) => ({
+      advice: 'preliminary-score',
+      lead: undefined,
+      second: undefined,
+      actions: { dxa: 'not-needed', referral: 'not-needed', vitaminD: 'not-needed' },
+      keys: unconfirmedPreliminary(s.facts, s.procedure)
+        .map((p) => `preliminary:${p.source}:${p.value}`)
+        .sort(),
+    }),
+  },
   {
     id: 'bone-density-not-assessed',
     topic: 'bone-density-not-assessed',
@@ -221,7 +359,10 @@ export const GAP_RULES: readonly DecisionRule[] = [
     topic: 'mri-without-bone-quality',
     indicator: 'info',
     policy: 'A recent spine MR of the planned region with no bone-quality score (and no score at all)',
-    applies: (s) => s.scores.length === 0 && unscored(s).length > 0,
+    applies: (s) =>
+      s.scores.length === 0 &&
+      unconfirmedPreliminary(s.facts, s.procedure).length === 0 &&
+      unscored(s).length > 0,
     decide: (s) => ({
       advice: 'measure-score',
       lead: undefined,
@@ -252,7 +393,7 @@ function gapReason(s: Situation): GapReason | undefined {
   return undefined;
 }
 
-function situation(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure): Situation {
+function situation(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure, now: Date): Situation {
   const p = kb.parameters;
   const scores = facts.scores
     .filter((s) => procedure.scoreRegions.includes(s.region))
@@ -260,8 +401,10 @@ function situation(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure)
     .sort(
       (a, b) => a.score.metric.localeCompare(b.score.metric) || a.score.region.localeCompare(b.score.region),
     );
-  const ev = collectEvidence(kb, facts, scores);
-  const osteo = ev.strong.filter((e) => e.kind !== 'score');
+  const basis = dxaBasis(kb, facts);
+  const ev = collectEvidence(kb, facts, scores, basis);
+  const osteo = ev.strong.filter((e) => e.kind !== 'score' && e.kind !== 'dxa-z');
+  const lowZ = ev.strong.find((e) => e.kind === 'dxa-z');
   const strongScores = scores.filter((s) => s.status === 'above-procedure' && s.confounders.length === 0);
   const dxaRecent = facts.dxa.recent;
   const referralInPlace = facts.referrals.length > 0;
@@ -272,6 +415,11 @@ function situation(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure)
     scores,
     ev,
     osteo,
+    lowZ,
+    basis,
+    dxaClassified: dxaClassifies(kb, facts, basis),
+    crossRegion: crossRegionScores(kb, facts, procedure),
+    now,
     strongScores,
     aboveProcedure: scores.filter((s) => s.status === 'above-procedure'),
     treated: facts.treatments.length > 0,
@@ -281,7 +429,7 @@ function situation(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure)
     ctHuRecent: facts.ctHu !== undefined && facts.ctHu.ageMonths <= p.dxaLookbackMonths,
     vitaminDRecent: facts.vitaminD !== undefined && facts.vitaminD.ageMonths <= p.vitaminDLookbackMonths,
     evaluated: dxaRecent || referralInPlace,
-    concerning: osteo.length > 0 || strongScores.length > 0 || ev.borderline.length > 0,
+    concerning: osteo.length > 0 || lowZ !== undefined || strongScores.length > 0 || ev.borderline.length > 0,
   };
 }
 
@@ -301,6 +449,13 @@ function contextOf(s: Situation): FindingContext {
     unscoredStudies: unscored(s),
     dxaLastDate: facts.dxa.lastDate,
     dataIssues: facts.dataIssues,
+    dxaBasis: s.basis,
+    dxaUnclassified: s.dxaRecent && !s.dxaClassified,
+    kidney: kidneyLimit(kb, facts),
+    overdue: overdueTreatments(kb, facts, s.now),
+    earlierHigher: earlierHigherScores(facts, s.procedure),
+    crossRegion: s.crossRegion,
+    preliminary: unconfirmedPreliminary(facts, s.procedure),
   };
 }
 
@@ -325,16 +480,29 @@ function toFinding(
  * Runs the decision table for one hook call and returns at most one finding per concern: the main
  * bone-health finding, or when there is none, the data-gap findings.
  */
-export function assess(kb: KnowledgeBase, facts: Facts, procedure: PlannedProcedure): Finding[] {
-  const s = situation(kb, facts, procedure);
+export function assess(
+  kb: KnowledgeBase,
+  facts: Facts,
+  procedure: PlannedProcedure,
+  /** The call's clock (the same as the facts'): dose recency is counted to it. */
+  now: Date,
+): Finding[] {
+  const s = situation(kb, facts, procedure, now);
   const base = {
     procedure,
     scores: s.scores,
     evidence: [...s.ev.strong, ...s.ev.borderline, ...s.ev.reassuring],
-    caveats: caveatsFor(kb, facts, s.scores),
+    caveats: caveatsFor(kb, facts, s.scores, s.basis.basis === 't-score'),
     context: contextOf(s),
   };
+  const concurrent = CONCURRENT_RULES.filter((rule) => rule.applies(s)).map((rule) =>
+    toFinding(s, rule, rule.decide!(s), base),
+  );
   const main = DECISION_RULES.find((rule) => rule.applies(s));
-  if (main !== undefined) return main.decide ? [toFinding(s, main, main.decide(s), base)] : [];
-  return GAP_RULES.filter((rule) => rule.applies(s)).map((rule) => toFinding(s, rule, rule.decide!(s), base));
+  if (main !== undefined)
+    return [...(main.decide ? [toFinding(s, main, main.decide(s), base)] : []), ...concurrent];
+  return [
+    ...GAP_RULES.filter((rule) => rule.applies(s)).map((rule) => toFinding(s, rule, rule.decide!(s), base)),
+    ...concurrent,
+  ];
 }

@@ -7,6 +7,7 @@ import type { KnowledgeBase } from '../knowledge/index.js';
 import type { Cutoff } from '../knowledge/schema.js';
 import { meets, procedureCutoffs, screeningCutoff, supportingCutoffs } from './cutoffs.js';
 import type { EvidenceItem, EvidenceRole, ScoreAssessment, ScoreStatus } from './findings.js';
+import type { DxaBasis } from './patient-context.js';
 import type { PlannedProcedure } from './procedure.js';
 
 export function assessScore(
@@ -51,7 +52,12 @@ export interface Evidence {
 }
 
 /** Sorts every datum into strong, borderline and reassuring evidence, in a fixed order. */
-export function collectEvidence(kb: KnowledgeBase, facts: Facts, scores: ScoreAssessment[]): Evidence {
+export function collectEvidence(
+  kb: KnowledgeBase,
+  facts: Facts,
+  scores: ScoreAssessment[],
+  basis: DxaBasis,
+): Evidence {
   const p = kb.parameters;
   const ev: Evidence = { strong: [], borderline: [], reassuring: [] };
   const add = (item: EvidenceItem): void => {
@@ -60,7 +66,20 @@ export function collectEvidence(kb: KnowledgeBase, facts: Facts, scores: ScoreAs
   const cutoffFor = (metric: 'dxa-t-score' | 'ct-hu-l1', threshold: number): Cutoff[] =>
     kb.cutoffs.filter((c) => c.metric === metric && c.threshold === threshold);
 
-  const lowest = facts.dxa.lowest;
+  // WHO T-scores classify postmenopausal women and men >= 50 only; under 50, ISCD Z-scores (a recent one).
+  const lowest = basis.basis === 't-score' ? facts.dxa.lowest : undefined;
+  const z = basis.basis === 'z-score' ? facts.dxa.lowestZ : undefined;
+  if (z !== undefined && z.ageMonths <= p.dxaLookbackMonths) {
+    const below = z.value <= kb.clinicalData.zScoreRule.belowExpectedRangeZ;
+    add({
+      kind: 'dxa-z',
+      key: `dxa-z:${z.source}:${z.value}`,
+      role: below ? 'strong' : 'reassuring',
+      cutoffs: [],
+      fact: z,
+      basis,
+    });
+  }
   if (lowest !== undefined) {
     const key = `dxa:${lowest.source}:${lowest.value}`;
     const role: EvidenceRole =

@@ -13,9 +13,11 @@ import type {
   MrStudyFact,
   OrderFact,
   TScoreFact,
+  ZScoreFact,
 } from '../fhir/facts/index.js';
 import type { CardTopic, CaveatName, Cutoff } from '../knowledge/schema.js';
 import type { CutoffComparison } from './cutoffs.js';
+import type { DxaBasis, KidneyLimit, OverdueTreatment } from './patient-context.js';
 import type { PlannedProcedure } from './procedure.js';
 
 export type EvidenceRole = 'strong' | 'borderline' | 'reassuring';
@@ -43,6 +45,8 @@ interface EvidenceBase {
 
 export type EvidenceItem =
   | (EvidenceBase & { kind: 'dxa'; fact: TScoreFact })
+  /** A Z-score where the WHO T-score classification does not apply (ISCD). */
+  | (EvidenceBase & { kind: 'dxa-z'; fact: ZScoreFact; basis: DxaBasis })
   | (EvidenceBase & {
       kind: 'fragility-fracture' | 'osteoporosis-diagnosis' | 'osteopenia-diagnosis';
       fact: ConditionFact;
@@ -64,7 +68,13 @@ export type Advice =
   | 'consider-dxa'
   | 'dxa-advised'
   | 'dxa-already-ordered'
-  | 'measure-score';
+  | 'measure-score'
+  | 'z-score-referral'
+  | 'denosumab-overdue'
+  | 'consider-anabolic'
+  | 'baseline-dxa-on-treatment'
+  | 'cross-region-screening'
+  | 'preliminary-score';
 
 /** Why a data-gap finding was raised. */
 export type GapReason = { kind: 'age'; ageYears: number } | { kind: 'glucocorticoids' };
@@ -81,6 +91,20 @@ export interface FindingContext {
   dxaLastDate: string | undefined;
   /** Received data that could not be read or used and was left out (the card says so, without ids). */
   dataIssues: DataIssue[];
+  /** Which DXA classification applies to this patient (T-scores, or Z-scores under 50). */
+  dxaBasis: DxaBasis;
+  /** A DXA is on record in the look-back but cannot classify density (BMD only, no applicable score). */
+  dxaUnclassified: boolean;
+  /** Kidney function that rules out assuming a bisphosphonate, when present. */
+  kidney: KidneyLimit | undefined;
+  /** Overdue treatment with a rebound risk (denosumab). */
+  overdue: OverdueTreatment[];
+  /** Earlier valid scores higher than the latest: history only. */
+  earlierHigher: BoneQualityScoreFact[];
+  /** Scores of another region, above their screening cutoff (screening level only). */
+  crossRegion: ScoreAssessment[];
+  /** Preliminary scores with no final score of their metric: shown as preliminary, never used. */
+  preliminary: BoneQualityScoreFact[];
 }
 
 export interface Finding {

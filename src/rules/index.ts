@@ -1,5 +1,5 @@
 /** The clinical rules: pure functions from facts and the planned procedure to findings (no wording). */
-export { assess, DECISION_RULES, GAP_RULES, type DecisionRule } from './decision-table.js';
+export { assess, CONCURRENT_RULES, DECISION_RULES, GAP_RULES, type DecisionRule } from './decision-table.js';
 export type {
   ActionState,
   Advice,

@@ -41,7 +41,7 @@ function evaluationFor(
       draftOrders: draftOrdersOf(context),
       now,
     });
-    const findings = assess(kb, facts, procedure);
+    const findings = assess(kb, facts, procedure, now);
     return buildCards(kb, findings, {
       patientId: context.patientId,
       userId: context.userId,

@@ -46,6 +46,20 @@ export const PREFETCH_KEYS = {
     template: (kb) =>
       `Observation?patient=${PATIENT}&code=${exactCodes(kb, 'dxa-t-score', SYSTEMS.loinc)}&_sort=-date&_count=50`,
   },
+  // DXA reports: a DiagnosticReport whose `result` references lead to the values (and gives them its date);
+  // a report coded as a DXA with no readable result still puts a DXA on record. Refines only.
+  dxaReports: {
+    required: false,
+    template: (kb) =>
+      `DiagnosticReport?patient=${PATIENT}&code=${exactCodes(kb, 'dxa-t-score', SYSTEMS.loinc)}&_sort=-date&_count=20`,
+  },
+  // The latest eGFR (both CKD-EPI equations and MDRD): below the bisphosphonate limit the advice changes.
+  // Optional: an EHR that cannot serve it still gets cards (CKD stage 4-5 diagnoses are in `conditions`).
+  egfr: {
+    required: false,
+    template: (kb) =>
+      `Observation?patient=${PATIENT}&code=${exactCodes(kb, 'egfr', SYSTEMS.loinc)}&_sort=-date&_count=10`,
+  },
   vitaminD: {
     required: false,
     template: (kb) =>
@@ -84,6 +98,8 @@ export const ORDER_HOOK_KEYS = [
   'boneQuality',
   'ctHu',
   'dxa',
+  'dxaReports',
+  'egfr',
   'vitaminD',
   'conditions',
   'medicationRequests',

@@ -162,7 +162,7 @@ describe('eGFR', () => {
 
   it('yields no eGFR fact when the knowledge base has no eGFR list', () => {
     const { egfr: _absent, ...others } = withEgfr.codeLists as Record<string, unknown>;
-    const without = { ...kb, codeLists: others, clinicalData: undefined } as unknown as KnowledgeBase;
+    const without = { ...kb, codeLists: others } as unknown as KnowledgeBase;
     const f = facts({ labs: searchset(egfrObs('e', 28, 'mL/min/{1.73_m2}', '2026-10-01')) }, without);
     expect(f.egfr).toBeUndefined();
   });
@@ -182,13 +182,6 @@ describe('glucocorticoid exposure', () => {
       ...kb.codeLists,
       'systemic-routes': codes(['26643006', 'Oral route']),
       'non-systemic-routes': codes(['447694001', 'Respiratory tract route']),
-    },
-    clinicalData: {
-      glucocorticoids: {
-        systemicRoutesList: 'systemic-routes',
-        nonSystemicRoutesList: 'non-systemic-routes',
-        prednisoneEquivalents: [{ ingredient: 'methylprednisolone', mgEquivalentToPrednisone5mg: 4 }],
-      },
     },
   } as unknown as KnowledgeBase;
   const request = (id: string, text: string, r: object, dose: number) => ({
@@ -232,5 +225,136 @@ describe('glucocorticoid exposure', () => {
     expect(byId['MedicationRequest/inh']).toMatchObject({ route: 'non-systemic', dailyDoseMg: 2 });
     expect(f.glucocorticoids.sources).toEqual(['MedicationRequest/oral']);
     expect(f.glucocorticoids.longTerm).toBe(true);
+  });
+});
+
+describe('ingredient matching by whole word', () => {
+  const byText = (text: string) =>
+    facts({
+      medicationStatements: searchset({
+        resourceType: 'MedicationStatement',
+        id: 'm',
+        status: 'active',
+        subject,
+        medicationCodeableConcept: { text },
+        effectivePeriod: { start: '2026-01-01' },
+      }),
+    });
+
+  it('reads methylprednisolone as methylprednisolone, never as prednisolone', () => {
+    expect(byText('methylPREDNISolone 4 MG Oral Tablet').glucocorticoids.courses[0]?.ingredient).toBe(
+      'methylprednisolone',
+    );
+    expect(byText('prednisoLONE 5 MG Oral Tablet').glucocorticoids.courses[0]?.ingredient).toBe(
+      'prednisolone',
+    );
+  });
+
+  it('matches a whole word only: a longer word containing the ingredient is not the ingredient', () => {
+    expect(byText('prednisonexyz compound').glucocorticoids.courses).toEqual([]);
+    expect(
+      byText('Alendronate/cholecalciferol 70 mg-2800 unit [Fosamax Plus D]').treatments[0]?.ingredient,
+    ).toBe('alendronate');
+    // The dosing table's full name is kept ("zoledronic acid", not the list's "zoledronic").
+    expect(byText('Zoledronic acid 5 mg/100 mL IV').treatments[0]?.ingredient).toBe('zoledronic acid');
+  });
+});
+
+describe('glucocorticoid exposure across renewals', () => {
+  const pred = (id: string, start: string, end: string, mg = 5) => ({
+    resourceType: 'MedicationRequest',
+    id,
+    status: 'completed',
+    intent: 'order',
+    subject,
+    authoredOn: start,
+    medicationCodeableConcept: { text: 'predniSONE 5 MG Oral Tablet' },
+    dosageInstruction: [
+      {
+        route: { coding: [{ system: SCT, code: '26643006', display: 'Oral route' }] },
+        timing: { repeat: { boundsPeriod: { start, end }, frequency: 1, period: 1, periodUnit: 'd' } },
+        doseAndRate: [
+          { doseQuantity: { value: mg, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } },
+        ],
+      },
+    ],
+  });
+
+  it('sums successive renewals (a gap within the knowledge base allowance) into one exposure', () => {
+    const f = facts({
+      medicationRequests: searchset(
+        pred('a', '2026-06-01', '2026-07-01'),
+        pred('b', '2026-07-10', '2026-08-09'),
+        pred('c', '2026-08-20', '2026-09-19'),
+      ),
+    });
+    expect(f.glucocorticoids.days).toBe(110);
+    expect(f.glucocorticoids.longTerm).toBe(true);
+    expect(f.glucocorticoids.sources).toEqual([
+      'MedicationRequest/a',
+      'MedicationRequest/b',
+      'MedicationRequest/c',
+    ]);
+  });
+
+  it('keeps courses months apart separate, and ignores doses below 2.5 mg/day prednisone-equivalent', () => {
+    const apart = facts({
+      medicationRequests: searchset(
+        pred('a', '2026-01-01', '2026-03-02'),
+        pred('b', '2026-07-01', '2026-08-30'),
+      ),
+    });
+    expect(apart.glucocorticoids.longTerm).toBe(false);
+    expect(apart.glucocorticoids.days).toBe(60);
+    const low = facts({ medicationRequests: searchset(pred('a', '2026-02-01', '2026-09-01', 2)) });
+    expect(low.glucocorticoids.longTerm).toBe(false);
+  });
+
+  it('counts refills: numberOfRepeatsAllowed x expectedSupplyDuration', () => {
+    const f = facts({
+      medicationRequests: searchset({
+        ...pred('r', '2026-05-01', '2026-05-31'),
+        dosageInstruction: [{ text: 'predniSONE 10 mg daily' }],
+        dispenseRequest: {
+          numberOfRepeatsAllowed: 2,
+          expectedSupplyDuration: { value: 30, unit: 'days', system: 'http://unitsofmeasure.org', code: 'd' },
+        },
+      }),
+    });
+    expect(f.glucocorticoids.days).toBe(90);
+    expect(f.glucocorticoids.longTerm).toBe(true);
+  });
+});
+
+describe('treatment by each drug’s dosing interval', () => {
+  const dmab = (id: string, status: string, extra: object) => ({
+    resourceType: 'MedicationStatement',
+    id,
+    status,
+    subject,
+    medicationCodeableConcept: { text: 'denosumab 60 MG/ML Prefilled Syringe' },
+    ...extra,
+  });
+
+  it('denosumab is current within 7 months of the last dose and lapsed after; the history keeps both', () => {
+    const recent = facts({
+      medicationStatements: searchset(dmab('d1', 'completed', { effectiveDateTime: '2026-07-01' })),
+    });
+    expect(recent.treatments.map((t) => t.lastDose)).toEqual(['2026-07-01']);
+    const late = facts({
+      medicationStatements: searchset(dmab('d2', 'completed', { effectiveDateTime: '2026-02-01' })),
+    });
+    expect(late.treatments).toEqual([]);
+    expect(late.treatmentHistory.map((t) => `${t.ingredient}:${t.lastDose}`)).toEqual([
+      'denosumab:2026-02-01',
+    ]);
+  });
+
+  it('an open-ended active statement says the drug is taken, not when: current, no last dose', () => {
+    const f = facts({
+      medicationStatements: searchset(dmab('d3', 'active', { effectivePeriod: { start: '2023-01-01' } })),
+    });
+    expect(f.treatments).toHaveLength(1);
+    expect(f.treatments[0]?.lastDose).toBeUndefined();
   });
 });

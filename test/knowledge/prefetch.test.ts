@@ -7,7 +7,7 @@ const kb = loadKnowledgeBase({ dir: path.resolve(import.meta.dirname, '../../cds
 const templates = prefetchTemplates(kb);
 
 describe('prefetchTemplates', () => {
-  it('has the shared prefetch keys (working rules) plus vitaminD', () => {
+  it('has the shared prefetch keys (working rules) plus vitaminD, DXA reports and eGFR', () => {
     const keys = [
       'patient',
       'boneQuality',
@@ -19,6 +19,8 @@ describe('prefetchTemplates', () => {
       'serviceRequests',
       'imagingStudies',
       'vitaminD',
+      'dxaReports',
+      'egfr',
     ];
     expect(Object.keys(templates).sort()).toEqual(keys.sort());
   });
@@ -52,6 +54,11 @@ describe('prefetchTemplates', () => {
       expect(templates.dxa).toContain(`http://loinc.org|${code}`);
     }
     expect(templates.vitaminD).toContain('http://loinc.org|62292-8');
+    // DXA reports by the same codes; eGFR by both CKD-EPI equations (2021 and 2009) and MDRD.
+    expect(templates.dxaReports).toMatch(/^DiagnosticReport\?patient=/);
+    expect(templates.dxaReports).toContain('http://loinc.org|83311-1');
+    for (const code of ['98979-8', '62238-1', '33914-3'])
+      expect(templates.egfr).toContain(`http://loinc.org|${code}`);
     expect(templates.vitaminD).not.toContain('82306');
     for (const metric of ['vbq-l1-l4', 'ebq', 'vbq-s1', 'c-vbq'])
       expect(templates.boneQuality).toContain(`|${metric}`);

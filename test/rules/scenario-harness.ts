@@ -22,6 +22,7 @@ export interface ExpectedCard {
   summary: string;
   suggestions: string[];
   detailIncludes?: string[];
+  detailExcludes?: string[];
 }
 
 export interface Expectation {

@@ -38,6 +38,7 @@ describe('scenario table', () => {
       });
       expect(codes.sort()).toEqual([...want.suggestions].sort());
       for (const text of want.detailIncludes ?? []) expect(card.detail).toContain(text);
+      for (const text of want.detailExcludes ?? []) expect(card.detail).not.toContain(text);
     });
     for (const card of cards) expect(cardProblems(card)).toEqual([]);
   });

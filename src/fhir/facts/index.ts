@@ -49,7 +49,12 @@ export interface Facts {
   egfr: MeasurementFact | undefined;
   conditions: Record<ConditionListId, ConditionFact[]>;
   glucocorticoids: GlucocorticoidFacts;
+  /** Current osteoporosis treatment, by each drug's dosing interval (clinical-data.json treatments). */
   treatments: MedicationFact[];
+  /** Every osteoporosis-treatment record read, current or not (the rules look for an overdue denosumab). */
+  treatmentHistory: MedicationFact[];
+  /** Valid bone-quality scores older than the latest of their metric and region (history only). */
+  earlierScores: BoneQualityScoreFact[];
   dxaOrders: OrderFact[];
   referrals: OrderFact[];
   vitaminDOrders: OrderFact[];
@@ -101,9 +106,9 @@ export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
   for (const issue of drafts.issues.issues) log.add(issue.source, issue.reason);
 
   const boneQualityObs = ownOfKey(ctx, 'boneQuality', isType('Observation'));
-  const { scores, excluded, preliminary } = extractScores(ctx, boneQualityObs);
+  const { scores, excluded, preliminary, earlier } = extractScores(ctx, boneQualityObs);
   const conditions = extractConditions(ctx, ownOfKey(ctx, 'conditions', isType('Condition')));
-  const { treatments, glucocorticoids } = extractMedications(
+  const { treatments, treatmentHistory, glucocorticoids } = extractMedications(
     ctx,
     ownOfKey(ctx, 'medicationRequests', isType('MedicationRequest')),
     ownOfKey(ctx, 'medicationStatements', isType('MedicationStatement')),
@@ -119,13 +124,15 @@ export function extractFacts(kb: KnowledgeBase, input: FactInput): Facts {
     scores,
     excludedScores: excluded,
     preliminaryScores: preliminary,
-    dxa: extractDxa(ctx, ownOfKey(ctx, 'dxa', isDxaRoot)),
+    dxa: extractDxa(ctx, [...ownOfKey(ctx, 'dxa', isDxaRoot), ...ownOfKey(ctx, 'dxaReports', isDxaRoot)]),
     ctHu: extractCtHu(ctx, ownOfKey(ctx, 'ctHu', isType('Observation'))),
     vitaminD: extractVitaminD(ctx, ownOfKey(ctx, 'vitaminD', isType('Observation'))),
     egfr: extractEgfr(ctx, allOwnObservations(ctx)),
     conditions,
     glucocorticoids,
     treatments,
+    treatmentHistory,
+    earlierScores: earlier,
     dxaOrders: orders('dxa-orders', params.dxaLookbackMonths),
     referrals: orders('bone-health-referrals', params.referralLookbackMonths),
     vitaminDOrders: orders('vitamin-d-25oh', params.vitaminDLookbackMonths),

@@ -25,6 +25,11 @@ export interface MedicationFact {
   start: string | undefined;
   end: string | undefined;
   days: number | undefined;
+  /**
+   * The latest dose the record shows: a statement's effective date (or period end), a request's start
+   * or, when refills were allowed, the start of the last refill due by now (refills are assumed taken).
+   */
+  lastDose?: string;
   /** Route of the first dosage: systemic / non-systemic by the knowledge base's route lists, else unknown. */
   route?: 'systemic' | 'non-systemic' | 'unknown';
   /** Daily dose in mg from the first dosage (dose x frequency / period), when it states one in mg. */
@@ -35,7 +40,9 @@ export interface MedicationFact {
 
 export interface GlucocorticoidFacts {
   longTerm: boolean;
+  /** Days of the longest recent systemic exposure, successive requests, renewals and refills summed. */
   days: number | undefined;
+  /** The requests and statements that make up that exposure (and any long-term-steroid-use diagnosis). */
   sources: string[];
   /** Every glucocorticoid request or statement read, any date and route: the exposure the rules weigh. */
   courses: MedicationFact[];
@@ -49,6 +56,7 @@ interface MedicationRecord {
   status: string;
   start: string | undefined;
   end: string | undefined;
+  lastDose: string | undefined;
 }
 
 const REQUEST_STATUS = new Set(['active', 'completed', 'on-hold', 'stopped']);
@@ -68,13 +76,33 @@ function medicationConcepts(
   return concepts.filter((c): c is CodeableConcept => c !== undefined);
 }
 
-function supplyDays(request: ReadMedicationRequest): number | undefined {
+/** Days one fill lasts (`expectedSupplyDuration`), when stated. */
+function fillDays(request: ReadMedicationRequest): number | undefined {
   const duration = request.expectedSupplyDuration;
   if (duration?.value === undefined) return undefined;
   const perUnit: Record<string, number> = { d: 1, wk: 7, mo: DAYS_PER_MONTH, a: 365.25 };
   const factor = perUnit[duration.code ?? duration.unit ?? 'd'] ?? 1;
-  const repeats = Math.max(0, request.numberOfRepeatsAllowed ?? 0);
-  return duration.value * factor * (1 + repeats);
+  return duration.value * factor;
+}
+
+function repeatsOf(request: ReadMedicationRequest): number {
+  return Math.max(0, request.numberOfRepeatsAllowed ?? 0);
+}
+
+/** Days the request supplies: the first fill and every refill (numberOfRepeatsAllowed x expectedSupplyDuration). */
+function supplyDays(request: ReadMedicationRequest): number | undefined {
+  const days = fillDays(request);
+  return days === undefined ? undefined : days * (1 + repeatsOf(request));
+}
+
+/** The start of the last fill due by `now` (refills assumed taken when due). */
+function lastFill(request: ReadMedicationRequest, start: string | undefined, now: Date): string | undefined {
+  const days = fillDays(request);
+  const startMs = parseDate(start);
+  if (start === undefined || startMs === undefined || days === undefined || days <= 0) return start;
+  const due = Math.floor((now.getTime() - startMs) / MS_PER_DAY / days);
+  const fills = Math.min(repeatsOf(request), Math.max(0, due));
+  return fills === 0 ? start : addDays(start, fills * days);
 }
 
 function medicationRecords(
@@ -101,6 +129,7 @@ function medicationRecords(
       status: r.status,
       start,
       end,
+      lastDose: lastFill(r, start, ctx.now),
     });
   }
   for (const s of statements) {
@@ -114,6 +143,8 @@ function medicationRecords(
       status: s.status,
       start,
       end,
+      // An open-ended active statement says the drug is taken, not when the last dose was given.
+      lastDose: s.effectiveDateTime ?? s.effectivePeriod?.end ?? s.dateAsserted,
     });
   }
   return records;
@@ -138,11 +169,9 @@ function matchOptionalList(ctx: FactContext, listId: string, concept: CodeableCo
 }
 
 function routeOf(ctx: FactContext, dosage: ReadDosage | undefined): MedicationFact['route'] {
-  const gc = (ctx.kb as unknown as { clinicalData?: { glucocorticoids?: Record<string, unknown> } })
-    .clinicalData?.glucocorticoids;
-  const systemic = typeof gc?.systemicRoutesList === 'string' ? gc.systemicRoutesList : 'systemic-routes';
-  const local =
-    typeof gc?.nonSystemicRoutesList === 'string' ? gc.nonSystemicRoutesList : 'non-systemic-routes';
+  const gc = ctx.kb.clinicalData.glucocorticoids;
+  const systemic = gc.systemicRoutesList;
+  const local = gc.nonSystemicRoutesList;
   if (matchOptionalList(ctx, systemic, dosage?.route)) return 'systemic';
   if (matchOptionalList(ctx, local, dosage?.route)) return 'non-systemic';
   return 'unknown';
@@ -168,23 +197,12 @@ function prednisoneEquivalent(
   mgPerDay: number | undefined,
 ): number | undefined {
   if (mgPerDay === undefined) return undefined;
-  const table = (
-    ctx.kb as unknown as { clinicalData?: { glucocorticoids?: { prednisoneEquivalents?: unknown } } }
-  ).clinicalData?.glucocorticoids?.prednisoneEquivalents;
-  if (!Array.isArray(table)) return undefined;
-  for (const row of table as unknown[]) {
-    if (typeof row !== 'object' || row === null) continue;
-    const { ingredient: name, mgEquivalentToPrednisone5mg: mg } = row as Record<string, unknown>;
-    if (
-      typeof name === 'string' &&
-      name.toLowerCase() === ingredient.toLowerCase() &&
-      typeof mg === 'number' &&
-      mg > 0
-    ) {
-      return Math.round(((mgPerDay * 5) / mg) * 100) / 100;
-    }
-  }
-  return undefined;
+  const row = ctx.kb.clinicalData.glucocorticoids.prednisoneEquivalents.find(
+    (r) => r.ingredient.toLowerCase() === ingredient.toLowerCase(),
+  );
+  return row === undefined
+    ? undefined
+    : Math.round(((mgPerDay * 5) / row.mgEquivalentToPrednisone5mg) * 100) / 100;
 }
 
 function toMedicationFact(
@@ -203,7 +221,70 @@ function toMedicationFact(
     start: record.start,
     end: record.end,
     days: days === undefined ? undefined : Math.round(days),
+    ...(record.lastDose === undefined ? {} : { lastDose: record.lastDose }),
   };
+}
+
+/** The knowledge base's dosing row of a treatment ingredient ("zoledronic" names "zoledronic acid"). */
+export function treatmentRow(ctx: Pick<FactContext, 'kb'>, ingredient: string) {
+  const name = ingredient.toLowerCase();
+  return ctx.kb.clinicalData.treatments.find(
+    (t) => t.ingredient.toLowerCase() === name || t.ingredient.toLowerCase().split(' ')[0] === name,
+  );
+}
+
+/**
+ * Current treatment by the drug's own dosing: an active or intended record (for a drug with an overdue
+ * limit, only while its last dose is within it), or a completed / on-hold one whose supply ended or whose
+ * last dose was given within the drug's `currentForDays`. Without a dosing row, the general recency window.
+ */
+function isCurrent(ctx: FactContext, fact: MedicationFact): boolean {
+  const row = treatmentRow(ctx, fact.ingredient);
+  const { now } = ctx;
+  const days = (date: string | undefined): number | undefined => {
+    const t = parseDate(date);
+    return t === undefined ? undefined : (now.getTime() - t) / MS_PER_DAY;
+  };
+  if (fact.status === 'active' || fact.status === 'intended') {
+    if (row?.overdueAfterDays === undefined) return true;
+    const since = days(fact.lastDose);
+    return since === undefined || since <= row.overdueAfterDays;
+  }
+  if (fact.status !== 'completed' && fact.status !== 'on-hold') return false;
+  if (row === undefined)
+    return withinMonths(fact.end ?? fact.start, ctx.kb.parameters.treatmentRecencyMonths, now);
+  const endSince = days(row.overdueAfterDays === undefined ? (fact.end ?? fact.lastDose) : fact.lastDose);
+  return endSince !== undefined && endSince <= row.currentForDays;
+}
+
+interface Interval {
+  start: number;
+  end: number;
+  sources: string[];
+}
+
+/**
+ * Systemic exposure as continuous intervals: each course's [start, end], merged when a renewal or refill
+ * starts within the knowledge base's gap of the previous end (successive requests are one exposure).
+ */
+function exposures(ctx: FactContext, courses: readonly MedicationFact[]): Interval[] {
+  const gapMs = ctx.kb.clinicalData.glucocorticoids.renewalGapDays.value * MS_PER_DAY;
+  const intervals = courses
+    .map((c) => ({ start: parseDate(c.start), end: parseDate(c.end), source: c.source }))
+    .filter(
+      (c): c is { start: number; end: number; source: string } =>
+        c.start !== undefined && c.end !== undefined,
+    )
+    .sort((a, b) => a.start - b.start || a.source.localeCompare(b.source));
+  const merged: Interval[] = [];
+  for (const c of intervals) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && c.start <= last.end + gapMs) {
+      last.end = Math.max(last.end, c.end);
+      last.sources.push(c.source);
+    } else merged.push({ start: c.start, end: Math.max(c.start, c.end), sources: [c.source] });
+  }
+  return merged;
 }
 
 export function extractMedications(
@@ -211,10 +292,15 @@ export function extractMedications(
   requests: readonly ReadMedicationRequest[],
   statements: readonly ReadMedicationStatement[],
   steroidConditions: readonly ConditionFact[],
-): { treatments: MedicationFact[]; glucocorticoids: GlucocorticoidFacts } {
+): {
+  treatments: MedicationFact[];
+  treatmentHistory: MedicationFact[];
+  glucocorticoids: GlucocorticoidFacts;
+} {
   const { kb, now } = ctx;
   const glucocorticoidFacts: MedicationFact[] = [];
   const treatments: MedicationFact[] = [];
+  const history: MedicationFact[] = [];
   for (const record of medicationRecords(ctx, requests, statements)) {
     const gc = matchDrug(ctx, 'glucocorticoids', record.concepts);
     if (gc !== undefined) {
@@ -229,31 +315,39 @@ export function extractMedications(
     }
     const tx = matchDrug(ctx, 'osteoporosis-treatment', record.concepts);
     if (tx === undefined) continue;
-    const current =
-      record.status === 'active' ||
-      record.status === 'intended' ||
-      ((record.status === 'completed' || record.status === 'on-hold') &&
-        withinMonths(record.end ?? record.start, kb.parameters.treatmentRecencyMonths, now));
-    if (current) treatments.push(toMedicationFact(record, tx.ingredient ?? tx.display, tx.drugClass));
+    const name = tx.ingredient ?? tx.display;
+    // The dosing table's full name ("zoledronic acid"), which cards show and the overdue rule matches.
+    const fact = toMedicationFact(record, treatmentRow(ctx, name)?.ingredient ?? name, tx.drugClass);
+    history.push(fact);
+    if (isCurrent(ctx, fact)) treatments.push(fact);
   }
-  // Inhaled, topical, nasal, ophthalmic, otic or rectal-local glucocorticoids are not systemic exposure.
-  const recent = glucocorticoidFacts.filter(
+  const gc = kb.clinicalData.glucocorticoids;
+  // Inhaled, topical, nasal, ophthalmic, otic or rectal-local glucocorticoids are not systemic exposure,
+  // nor is a stated daily dose below the threshold (a dose that cannot be read still counts).
+  const systemic = glucocorticoidFacts.filter(
     (g) =>
       g.route !== 'non-systemic' &&
-      (g.status === 'active' || withinMonths(g.end ?? g.start, kb.parameters.treatmentRecencyMonths, now)),
+      (g.prednisoneEquivalentMgPerDay === undefined ||
+        g.prednisoneEquivalentMgPerDay >= gc.exposureThresholdMgPerDay.value),
   );
-  const longestDays = recent.reduce<number | undefined>(
-    (max, g) => (g.days !== undefined && (max === undefined || g.days > max) ? g.days : max),
+  const recencyMs = kb.parameters.treatmentRecencyMonths * DAYS_PER_MONTH * MS_PER_DAY;
+  const recent = exposures(ctx, systemic).filter((e) => now.getTime() - e.end <= recencyMs);
+  const longest = recent.reduce<Interval | undefined>(
+    (best, e) => (best === undefined || e.end - e.start > best.end - best.start ? e : best),
     undefined,
   );
-  const longTerm = (longestDays ?? 0) >= kb.parameters.glucocorticoidMinDays || steroidConditions.length > 0;
+  const longestDays =
+    longest === undefined ? undefined : Math.round((longest.end - longest.start) / MS_PER_DAY);
+  const minDays = kb.parameters.glucocorticoidMinDays;
+  const longTerm = (longestDays ?? 0) >= minDays || steroidConditions.length > 0;
   return {
     treatments,
+    treatmentHistory: history,
     glucocorticoids: {
       longTerm,
       days: longestDays,
       sources: [
-        ...recent.filter((g) => (g.days ?? 0) >= kb.parameters.glucocorticoidMinDays).map((g) => g.source),
+        ...((longestDays ?? 0) >= minDays ? [...longest!.sources].sort() : []),
         ...steroidConditions.map((c) => c.source),
       ],
       courses: glucocorticoidFacts,

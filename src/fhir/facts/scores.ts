@@ -95,6 +95,8 @@ export interface ScoreFacts {
    * preliminary (never as a result), and still listed in `excluded` with reason "status preliminary".
    */
   preliminary: BoneQualityScoreFact[];
+  /** Valid scores older than the latest of their metric and region, latest first: history, never deciding. */
+  earlier: BoneQualityScoreFact[];
 }
 
 function latestPerMetric(list: BoneQualityScoreFact[]): BoneQualityScoreFact[] {
@@ -145,5 +147,7 @@ export function extractScores(ctx: FactContext, observations: readonly ReadObser
     valid.push(fact(value, date));
   }
   excluded.sort(latestFirstBySource);
-  return { scores: latestPerMetric(valid), excluded, preliminary: latestPerMetric(preliminary) };
+  const latest = latestPerMetric(valid);
+  const earlier = valid.filter((v) => !latest.includes(v)).sort(latestFirstBySource);
+  return { scores: latest, excluded, preliminary: latestPerMetric(preliminary), earlier };
 }
