@@ -301,7 +301,14 @@ export function weeklyPlot(a: FeedbackAnalytics): string {
       y: { label: 'Cards', grid: true, zero: true },
       marks: [
         Plot.ruleY([0]),
-        Plot.line(data, { x: 'date', y: 'count', stroke: 'series', strokeWidth: 2, marker: 'circle' }),
+        Plot.line(data, {
+          x: 'date',
+          y: 'count',
+          z: 'series',
+          stroke: 'series',
+          strokeWidth: 2,
+          marker: 'circle',
+        }),
       ],
     },
     'Weekly trend of cards shown, accepted, overridden and ignored',
