@@ -1,0 +1,339 @@
+/**
+ * The console's parts without a browser: the disabled console (404 OperationOutcome), role claims, the
+ * analytics definitions and CSV, and the console queries on the real embedded database (SQLite, or
+ * PostgreSQL through TEST_DATABASE_URL like the store tests: not used here to keep this file quick).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { OperationOutcome } from 'fhir/r4.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isoWeekStart } from '../../src/console/analytics.js';
+import { createClientAuthLog } from '../../src/console/auth-log.js';
+import {
+  analyticsCsv,
+  computeFeedbackAnalytics,
+  createConsole,
+  roleFromClaims,
+} from '../../src/console/index.js';
+import { createLogger } from '../../src/http/logger.js';
+import { errorHandler, requestContext } from '../../src/http/middleware.js';
+import { loadKnowledgeBase } from '../../src/knowledge/index.js';
+import { projectRoot } from '../../src/server.js';
+import { ConsoleQueries } from '../../src/store/console-queries.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { Store } from '../../src/store/store.js';
+import path from 'node:path';
+
+describe('console without an identity provider', () => {
+  let server: http.Server;
+  let base: string;
+  let db: Db;
+
+  beforeAll(async () => {
+    db = await openDb({ dataDir: 'memory://' });
+    const logger = createLogger('silent');
+    const mount = createConsole({
+      roleClaim: 'roles',
+      sessionHours: 8,
+      publicBaseUrl: 'http://127.0.0.1',
+      queries: new ConsoleQueries(db),
+      kb: loadKnowledgeBase({ dir: path.join(projectRoot(), 'cds-services') }),
+      knowledgeDir: path.join(projectRoot(), 'cds-services'),
+      clients: [],
+      logger,
+    });
+    const app = express();
+    app.use(requestContext(logger));
+    app.use('/console', mount.router([]));
+    app.use(errorHandler(logger));
+    server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await mount.close();
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await db.close();
+  });
+
+  it('answers every path with 404 console-not-configured (an OperationOutcome), GET or POST', async () => {
+    for (const [method, p] of [
+      ['GET', '/console/'],
+      ['GET', '/console/login'],
+      ['POST', '/console/writeback/1/retry'],
+    ] as const) {
+      const res = await fetch(base + p, { method, redirect: 'manual' });
+      expect(res.status).toBe(404);
+      const body = (await res.json()) as OperationOutcome;
+      expect(body.resourceType).toBe('OperationOutcome');
+      expect(body.issue[0]?.details?.coding?.[0]?.code).toBe('console-not-configured');
+    }
+  });
+});
+
+describe('roles from the identity provider claim', () => {
+  it('takes the highest role, accepts "administrator", reads nested claims and space/comma lists', () => {
+    expect(roleFromClaims({ roles: ['viewer', 'analyst'] }, 'roles')).toBe('analyst');
+    expect(roleFromClaims({ roles: 'viewer Administrator' }, 'roles')).toBe('admin');
+    expect(roleFromClaims({ realm_access: { roles: ['viewer'] } }, 'realm_access.roles')).toBe('viewer');
+    expect(roleFromClaims({ groups: ['cds-admins'] }, 'groups')).toBeUndefined();
+    expect(roleFromClaims({}, 'roles')).toBeUndefined();
+  });
+});
+
+describe('feedback analytics', () => {
+  const at = (s: string) => new Date(s);
+  const catalogue = [
+    {
+      cardUuid: 'a',
+      serviceId: 's',
+      topic: 't1',
+      indicator: 'warning',
+      summary: 'A',
+      suggestions: [{ uuid: 'sa', label: 'Order DXA' }],
+      firstShownAt: at('2026-11-02T10:00:00Z'),
+    },
+    {
+      cardUuid: 'b',
+      serviceId: 's',
+      topic: 't1',
+      indicator: 'warning',
+      summary: 'B',
+      suggestions: [{ uuid: 'sb', label: 'Order DXA' }],
+      firstShownAt: at('2026-11-03T10:00:00Z'),
+    },
+    {
+      cardUuid: 'c',
+      serviceId: 's',
+      topic: 't2',
+      indicator: 'info',
+      summary: 'C',
+      suggestions: [],
+      firstShownAt: at('2026-11-10T10:00:00Z'),
+    },
+  ];
+  const a = computeFeedbackAnalytics({
+    from: at('2026-11-01T00:00:00Z'),
+    to: at('2026-11-30T00:00:00Z'),
+    presentations: [
+      { at: at('2026-11-02T10:00:00Z'), serviceId: 's', cardIds: ['a', 'b'] },
+      { at: at('2026-11-03T10:00:00Z'), serviceId: 's', cardIds: ['a'] },
+      { at: at('2026-11-10T10:00:00Z'), serviceId: 's', cardIds: ['c'] },
+    ],
+    catalogue,
+    feedback: [
+      // b first overridden, then accepted: its latest feedback counts.
+      {
+        cardUuid: 'b',
+        serviceId: 's',
+        outcome: 'overridden',
+        acceptedSuggestions: [],
+        overrideReason: { code: 'urgent-surgery', display: 'Urgent' },
+        outcomeTimestamp: at('2026-11-03T11:00:00Z'),
+      },
+      {
+        cardUuid: 'b',
+        serviceId: 's',
+        outcome: 'accepted',
+        acceptedSuggestions: ['sb'],
+        overrideReason: null,
+        outcomeTimestamp: at('2026-11-04T11:00:00Z'),
+      },
+      {
+        cardUuid: 'c',
+        serviceId: 's',
+        outcome: 'overridden',
+        acceptedSuggestions: [],
+        overrideReason: { code: 'patient-declined' },
+        outcomeTimestamp: at('2026-11-10T11:00:00Z'),
+      },
+      // Feedback on a card not shown in the period is not counted.
+      {
+        cardUuid: 'zzz',
+        serviceId: 's',
+        outcome: 'accepted',
+        acceptedSuggestions: ['x'],
+        overrideReason: null,
+        outcomeTimestamp: at('2026-11-10T11:00:00Z'),
+      },
+    ],
+  });
+
+  it('counts each card once per period with its latest outcome; ignored = no feedback', () => {
+    expect(a.topics).toEqual([
+      {
+        serviceId: 's',
+        topic: 't1',
+        indicator: 'warning',
+        shown: 2,
+        presentations: 3,
+        accepted: 1,
+        overridden: 0,
+        ignored: 1,
+        acceptanceRate: 0.5,
+      },
+      {
+        serviceId: 's',
+        topic: 't2',
+        indicator: 'info',
+        shown: 1,
+        presentations: 1,
+        accepted: 0,
+        overridden: 1,
+        ignored: 0,
+        acceptanceRate: 0,
+      },
+    ]);
+    expect(a.reasons).toEqual([{ code: 'patient-declined', display: '', count: 1, topics: ['t2'] }]);
+  });
+
+  it('rates each suggestion by the cards offering it; weeks are ISO weeks (Monday, UTC)', () => {
+    expect(a.suggestions).toEqual([
+      { topic: 't1', uuid: 'sa', label: 'Order DXA', offered: 1, accepted: 0, acceptanceRate: 0 },
+      { topic: 't1', uuid: 'sb', label: 'Order DXA', offered: 1, accepted: 1, acceptanceRate: 1 },
+    ]);
+    expect(a.weekly.filter((w) => w.series === 'shown')).toEqual([
+      // 2 and 3 November 2026 are a Monday and a Tuesday: one week; 10 November the next.
+      { week: '2026-11-02', series: 'shown', count: 2 },
+      { week: '2026-11-09', series: 'shown', count: 1 },
+    ]);
+  });
+
+  it('starts a week on Monday (UTC): a Sunday belongs to the week before', () => {
+    expect(isoWeekStart(new Date('2026-11-01T23:59:59Z'))).toBe('2026-10-26');
+    expect(isoWeekStart(new Date('2026-11-02T00:00:00Z'))).toBe('2026-11-02');
+  });
+
+  it('writes RFC 4180 CSV and neutralises spreadsheet formulas', () => {
+    const csv = analyticsCsv({ ...a, topics: [{ ...a.topics[0]!, topic: '=HYPERLINK("x")' }] });
+    const lines = csv.split('\r\n');
+    expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
+    expect(lines[1]!.endsWith(',0.5000')).toBe(true);
+  });
+});
+
+describe('console queries on the embedded database', () => {
+  let db: Db;
+  let store: Store;
+  let q: ConsoleQueries;
+
+  beforeAll(async () => {
+    db = await openDb({ dataDir: 'memory://' });
+    store = new Store(db);
+    q = new ConsoleQueries(db);
+  });
+  afterAll(async () => db.close());
+
+  it('retries only dead items, back to pending with a fresh attempt budget', async () => {
+    const { id } = await store.enqueue('dicom-sr', 'k1', { x: 1 });
+    expect(await q.retryDeadOutboxItem(id, new Date())).toBe(false);
+    await store.failOutbox(id, 'HTTP 409', null);
+    expect((await q.outboxItems()).find((i) => i.id === id)).toMatchObject({
+      state: 'dead',
+      lastError: 'HTTP 409',
+      attempts: 1,
+    });
+    expect(await q.retryDeadOutboxItem(id, new Date())).toBe(true);
+    expect((await q.outboxItems()).find((i) => i.id === id)).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(await q.retryDeadOutboxItem(id, new Date())).toBe(false);
+  });
+
+  it('searches the audit trail by outcome group, service and client', async () => {
+    const row = { hookInstance: 'h', patientId: 'p1', cardIds: [], durationMs: 12 };
+    await store.recordAudits([
+      {
+        ...row,
+        at: new Date('2026-11-01T10:00:00Z'),
+        serviceId: 's1',
+        clientIss: 'c1',
+        outcome: 'cards',
+        cardIds: ['u'],
+      },
+      {
+        ...row,
+        at: new Date('2026-11-01T11:00:00Z'),
+        serviceId: 's1',
+        clientIss: 'c2',
+        outcome: 'not-triggered',
+      },
+      {
+        ...row,
+        at: new Date('2026-11-02T10:00:00Z'),
+        serviceId: 's2',
+        clientIss: 'c1',
+        outcome: 'prefetch-unavailable',
+      },
+      {
+        ...row,
+        at: new Date('2026-11-03T10:00:00Z'),
+        serviceId: 's2',
+        clientIss: 'c1',
+        outcome: 'invalid-request',
+      },
+    ]);
+    const search = async (f: object) =>
+      (await q.searchAudit({ limit: 50, offset: 0, ...f })).rows.map((r) => r.outcome);
+    expect(await search({ outcome: 'cards' })).toEqual(['cards']);
+    expect(await search({ outcome: 'no-cards' })).toEqual(['not-triggered']);
+    expect(await search({ outcome: '412' })).toEqual(['prefetch-unavailable']);
+    expect(await search({ outcome: 'errors' })).toEqual(['invalid-request']);
+    expect(await search({ client: 'c1', service: 's2' })).toEqual([
+      'invalid-request',
+      'prefetch-unavailable',
+    ]);
+    expect(
+      await search({ from: new Date('2026-11-02T00:00:00Z'), to: new Date('2026-11-03T00:00:00Z') }),
+    ).toEqual(['prefetch-unavailable']);
+    expect((await q.searchAudit({ limit: 1, offset: 1 })).total).toBe(4);
+  });
+
+  it('keeps the newest authentication success and failure per client across flushes', async () => {
+    let clock = new Date('2026-11-01T10:00:00Z');
+    const log = createClientAuthLog(q, { now: () => clock, flushMs: 60_000 });
+    log.success('c1');
+    log.failure('signature-invalid', 'c1');
+    log.failure('iss-unknown', undefined);
+    await log.flush();
+    clock = new Date('2026-11-01T11:00:00Z');
+    log.failure('jti-replayed', 'c1');
+    await log.flush();
+    // An older event flushed late (another replica) does not replace the newer one.
+    await q.recordClientAuth([
+      {
+        clientIss: 'c1',
+        lastFailureAt: new Date('2026-11-01T09:00:00Z'),
+        lastFailureReason: 'old',
+        failures: 1,
+      },
+    ]);
+    await log.close();
+    const rows = await q.clientAuth();
+    expect(rows).toEqual([
+      {
+        clientIss: 'c1',
+        lastSuccessAt: new Date('2026-11-01T10:00:00Z'),
+        lastFailureAt: new Date('2026-11-01T11:00:00Z'),
+        lastFailureReason: 'jti-replayed',
+        failureCount: 3,
+      },
+      {
+        clientIss: 'unknown',
+        lastSuccessAt: null,
+        lastFailureAt: new Date('2026-11-01T10:00:00Z'),
+        lastFailureReason: 'iss-unknown',
+        failureCount: 1,
+      },
+    ]);
+  });
+
+  it('stores sessions until they expire', async () => {
+    await q.setSession('sid', { user: { role: 'viewer' } }, new Date('2026-11-01T12:00:00Z'));
+    expect(await q.getSession('sid', new Date('2026-11-01T11:00:00Z'))).toEqual({ user: { role: 'viewer' } });
+    expect(await q.getSession('sid', new Date('2026-11-01T12:00:01Z'))).toBeUndefined();
+    await q.purgeSessions(new Date('2026-11-02T00:00:00Z'));
+    expect(await q.getSession('sid', new Date('2026-11-01T11:00:00Z'))).toBeUndefined();
+  });
+});
