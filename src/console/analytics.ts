@@ -5,7 +5,7 @@
  * Definitions (also in the README): a card counts once per period however often it was returned (card
  * uuids are deterministic per patient and finding, so a re-shown card is the same advice); `presentations`
  * counts every return. Its outcome is its latest feedback: accepted, overridden, or ignored when no
- * feedback came. A suggestion's acceptance rate is the share of the cards offering it whose feedback
+ * feedback came. A suggestion's (by label within a topic) acceptance rate is the share of the cards offering it whose feedback
  * accepted it. Override reasons are those of the cards whose outcome is overridden. Weeks are ISO weeks
  * (Monday, UTC) of a card's first return in the period.
  */
@@ -26,7 +26,6 @@ export interface TopicRow {
 
 export interface SuggestionRow {
   topic: string;
-  uuid: string;
   label: string;
   offered: number;
   accepted: number;
@@ -131,10 +130,10 @@ export function computeFeedbackAnalytics(input: {
     bump(week, series);
 
     for (const s of info?.suggestions ?? []) {
-      const sKey = `${topic}|${s.uuid}`;
+      // By label within a topic: suggestion uuids are per card, the label names the advice ("Order DXA").
+      const sKey = `${topic}|${s.label}`;
       const sRow = suggestions.get(sKey) ?? {
         topic,
-        uuid: s.uuid,
         label: s.label,
         offered: 0,
         accepted: 0,

@@ -286,30 +286,19 @@ function renderPlot(options: Plot.PlotOptions, label: string): string {
 export function weeklyPlot(a: FeedbackAnalytics): string {
   if (a.weekly.length === 0)
     return '<p class="empty">No cards were shown in this period: no trend to draw.</p>';
-  const data = a.weekly.map((p) => ({ ...p, date: new Date(`${p.week}T00:00:00Z`) }));
+  const series = ['shown', 'accepted', 'overridden', 'ignored'];
+  // Grouped bars per week: readable from one week (a line needs two) to a year of weeks.
   return renderPlot(
     {
       width: 760,
       height: 300,
       marginLeft: 50,
-      color: {
-        legend: true,
-        domain: ['shown', 'accepted', 'overridden', 'ignored'],
-        range: ['#1f2937', '#15803d', '#b45309', '#6b7280'],
-      },
-      x: { type: 'utc', label: 'Week starting (UTC)', tickFormat: '%Y-%m-%d' },
-      y: { label: 'Cards', grid: true, zero: true },
-      marks: [
-        Plot.ruleY([0]),
-        Plot.line(data, {
-          x: 'date',
-          y: 'count',
-          z: 'series',
-          stroke: 'series',
-          strokeWidth: 2,
-          marker: 'circle',
-        }),
-      ],
+      marginBottom: 40,
+      color: { legend: true, domain: series, range: ['#1f2937', '#15803d', '#b45309', '#6b7280'] },
+      fx: { label: 'Week starting (UTC)', padding: 0.2 },
+      x: { domain: series, axis: null },
+      y: { label: 'Cards', grid: true },
+      marks: [Plot.barY(a.weekly, { fx: 'week', x: 'series', y: 'count', fill: 'series' }), Plot.ruleY([0])],
     },
     'Weekly trend of cards shown, accepted, overridden and ignored',
   );

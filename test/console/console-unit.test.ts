@@ -1,7 +1,7 @@
 /**
  * The console's parts without a browser: the disabled console (404 OperationOutcome), role claims, the
- * analytics definitions and CSV, and the console queries on the real embedded database (SQLite, or
- * PostgreSQL through TEST_DATABASE_URL like the store tests: not used here to keep this file quick).
+ * analytics definitions and CSV, and the console queries on the embedded database and, when
+ * TEST_DATABASE_URL is set (.ci/run), on PostgreSQL.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,8 @@ import { loadKnowledgeBase } from '../../src/knowledge/index.js';
 import { projectRoot } from '../../src/server.js';
 import { ConsoleQueries } from '../../src/store/console-queries.js';
 import { openDb, type Db } from '../../src/store/db.js';
-import { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/store.js';
+import { storeBackends } from '../helpers/store.js';
 import path from 'node:path';
 
 describe('console without an identity provider', () => {
@@ -192,8 +193,7 @@ describe('feedback analytics', () => {
 
   it('rates each suggestion by the cards offering it; weeks are ISO weeks (Monday, UTC)', () => {
     expect(a.suggestions).toEqual([
-      { topic: 't1', uuid: 'sa', label: 'Order DXA', offered: 1, accepted: 0, acceptanceRate: 0 },
-      { topic: 't1', uuid: 'sb', label: 'Order DXA', offered: 1, accepted: 1, acceptanceRate: 1 },
+      { topic: 't1', label: 'Order DXA', offered: 2, accepted: 1, acceptanceRate: 0.5 },
     ]);
     expect(a.weekly.filter((w) => w.series === 'shown')).toEqual([
       // 2 and 3 November 2026 are a Monday and a Tuesday: one week; 10 November the next.
@@ -215,17 +215,15 @@ describe('feedback analytics', () => {
   });
 });
 
-describe('console queries on the embedded database', () => {
-  let db: Db;
+describe.each(storeBackends())('console queries on $name', (backend) => {
   let store: Store;
   let q: ConsoleQueries;
 
   beforeAll(async () => {
-    db = await openDb({ dataDir: 'memory://' });
-    store = new Store(db);
-    q = new ConsoleQueries(db);
+    store = await backend.open();
+    q = new ConsoleQueries(store.db);
   });
-  afterAll(async () => db.close());
+  afterAll(async () => store.close());
 
   it('retries only dead items, back to pending with a fresh attempt budget', async () => {
     const { id } = await store.enqueue('dicom-sr', 'k1', { x: 1 });

@@ -32,7 +32,13 @@ import {
 } from '../helpers/browser.js';
 
 /** Demo patients whose order-sign call returns cards (see docs/demo-patients.md). */
-const PATIENTS = ['demo-tlif-high-vbq', 'demo-tlif-osteoporosis-critical', 'demo-low-ct-hu'];
+const PATIENTS = [
+  'demo-tlif-high-vbq',
+  'demo-tlif-osteoporosis-critical',
+  'demo-low-ct-hu',
+  'demo-tlif-borderline-vbq',
+  'demo-deformity-osteoporosis',
+];
 const DOCS_SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/screenshots');
 
 type Role = (typeof DEMO_CONSOLE_USERS)[number]['role'];
@@ -44,8 +50,8 @@ interface Expected {
   ignored: number;
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
-  const file = await saveScreenshot(page, name);
+async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+  const file = await saveScreenshot(page, name, fullPage);
   // `UPDATE_DOCS_SCREENSHOTS=1 npx vitest run test/console` refreshes the README's screenshots.
   if (process.env.UPDATE_DOCS_SCREENSHOTS === '1')
     fs.copyFileSync(file, path.join(DOCS_SCREENSHOTS, `${name}.png`));
@@ -141,15 +147,17 @@ if (!chromiumAvailable) {
       server.on('request', runtime.app);
       browser = await launchBrowser();
 
-      // Real hook calls, then feedback through the real endpoint: per patient, the first card accepted
-      // (its first suggestion), the second overridden (its first offered reason), the rest ignored.
+      // Real hook calls, then feedback through the real endpoint: in turn, a card accepted (its first
+      // suggestion), the next overridden (its first offered reason), the next ignored.
       const now = new Date().toISOString();
+      let turn = 0;
       for (const patient of PATIENTS) {
         const { status, body } = await callHook(patient);
         expect(status).toBe(200);
         expect(body.cards.length).toBeGreaterThan(0);
         const feedback: unknown[] = [];
-        body.cards.forEach((card, i) => {
+        body.cards.forEach((card) => {
+          const i = turn++ % 3;
           const key = `${card.source.topic?.code}|${card.indicator}`;
           const e = expected.get(key) ?? { shown: 0, accepted: 0, overridden: 0, ignored: 0 };
           e.shown += 1;
@@ -187,6 +195,10 @@ if (!chromiumAvailable) {
         });
         if (feedback.length > 0) await postFeedback(feedback);
       }
+      // The data set exercises every outcome (else the analytics checks below could pass vacuously).
+      const totals = [...expected.values()];
+      expect(totals.some((e) => e.accepted > 0) && totals.some((e) => e.ignored > 0)).toBe(true);
+      expect(reasonsExpected.size).toBeGreaterThan(0);
       // A dead write-back item (as the worker leaves one after a permanent refusal).
       const { id } = await runtime.store.enqueue('fhir-observation', 'console-test-item', { test: true });
       await runtime.store.failOutbox(id, 'HTTP 422 from the FHIR server: profile validation failed', null);
@@ -246,7 +258,7 @@ if (!chromiumAvailable) {
       for (const row of cutoffs) expect(row[11]).toBe('shipped');
       expect(await page.textContent('main')).toContain(runtime.kb.version.split('; ')[0]!.split(' ')[1]!);
       await expectAccessible(page);
-      await screenshot(page, 'console-knowledge');
+      await screenshot(page, 'console-knowledge', false);
 
       // The card catalogue and audit rows are written in batches: wait until the analytics show them.
       await expect
