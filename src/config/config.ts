@@ -100,7 +100,7 @@ const envSchema = z.object({
     .optional(),
   CONSOLE_ROLE_CLAIM: z
     .string()
-    .regex(/^[A-Za-z0-9_:\/.-]+$/, 'CONSOLE_ROLE_CLAIM must be a claim name (dots for nested claims)')
+    .regex(/^[A-Za-z0-9_:/.-]+$/, 'CONSOLE_ROLE_CLAIM must be a claim name (dots for nested claims)')
     .optional(),
   CONSOLE_SESSION_SECRET: z
     .string()

@@ -158,7 +158,7 @@ pre { background: #f6f8fa; border: 1px solid var(--line); padding: .75rem; overf
 .card { border: 1px solid var(--line); border-left: 6px solid #6b7280; padding: .6rem .9rem; margin: .75rem 0; max-width: 52rem; }
 .card.info { border-left-color: #1d4ed8; } .card.warning { border-left-color: #b45309; } .card.critical { border-left-color: #b91c1c; }
 .card h3 { margin: .2rem 0 .4rem; }
-.card .detail { white-space: pre-wrap; }
+.card .detail p { margin: .4rem 0; }
 .plot svg { max-width: 100%; height: auto; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.facts dt { font-weight: 600; }

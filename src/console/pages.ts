@@ -580,6 +580,27 @@ export interface TryResult {
   cards: CdsCard[];
 }
 
+/**
+ * The subset of GitHub-flavoured Markdown our cards use (paragraphs, `**bold**`, `_italic_`, `- ` lists),
+ * rendered after escaping, so nothing in a card can inject markup.
+ */
+export function cardMarkdown(markdown: string): string {
+  const inline = (text: string) =>
+    esc(text)
+      .replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')
+      .replace(/(^|[\s(])_(.+?)_(?=[\s).,:;!?]|$)/g, '$1<em>$2</em>');
+  return markdown
+    .split(/\n{2,}/)
+    .map((block) => {
+      const lines = block.split('\n');
+      if (lines.every((l) => /^\s*[-*] /.test(l))) {
+        return `<ul>${lines.map((l) => `<li>${inline(l.replace(/^\s*[-*] /, ''))}</li>`).join('')}</ul>`;
+      }
+      return `<p>${lines.map(inline).join('<br>')}</p>`;
+    })
+    .join('\n');
+}
+
 function cardHtml(card: CdsCard): string {
   const suggestions = (card.suggestions ?? [])
     .map(
@@ -598,7 +619,7 @@ function cardHtml(card: CdsCard): string {
       ? `<a href="${esc(card.source.url)}" rel="noreferrer">${esc(card.source.label)}</a>`
       : esc(card.source.label)
   }${card.source.topic?.display ? ` · topic ${esc(card.source.topic.display)}` : ''}</p>
-${card.detail ? `<div class="detail">${esc(card.detail)}</div>` : ''}
+${card.detail ? `<div class="detail">${cardMarkdown(card.detail)}</div>` : ''}
 ${suggestions ? `<h4>Suggestions</h4><ul>${suggestions}</ul>` : ''}
 ${links ? `<h4>Links</h4><ul>${links}</ul>` : ''}
 ${reasons ? `<h4>Override reasons offered</h4><ul>${reasons}</ul>` : ''}

@@ -10,12 +10,14 @@ import type { OperationOutcome } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoWeekStart } from '../../src/console/analytics.js';
 import { createClientAuthLog } from '../../src/console/auth-log.js';
+import { cardMarkdown, driftPanel } from '../../src/console/pages.js';
 import {
   analyticsCsv,
   computeFeedbackAnalytics,
   createConsole,
   roleFromClaims,
 } from '../../src/console/index.js';
+import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/http/logger.js';
 import { errorHandler, requestContext } from '../../src/http/middleware.js';
 import { loadKnowledgeBase } from '../../src/knowledge/index.js';
@@ -333,5 +335,78 @@ describe.each(storeBackends())('console queries on $name', (backend) => {
     expect(await q.getSession('sid', new Date('2026-11-01T12:00:01Z'))).toBeUndefined();
     await q.purgeSessions(new Date('2026-11-02T00:00:00Z'));
     expect(await q.getSession('sid', new Date('2026-11-01T11:00:00Z'))).toBeUndefined();
+  });
+});
+
+describe('card detail as an EHR renders it', () => {
+  it('renders bold, italic, paragraphs and lists, and escapes everything else', () => {
+    expect(cardMarkdown('**DXA T -2.8** (hip)\n\n_Caveat:_ field <b>strength</b>\n\n- one\n- two')).toBe(
+      '<p><strong>DXA T -2.8</strong> (hip)</p>\n<p><em>Caveat:</em> field &#60;b&#62;strength&#60;/b&#62;</p>\n<ul><li>one</li><li>two</li></ul>',
+    );
+  });
+});
+
+describe('drift panel', () => {
+  it('says when the drift watch is not configured, has not run, or shows each stratum', () => {
+    expect(driftPanel(undefined)).toContain('Drift watch not configured.');
+    expect(driftPanel({ status: () => null })).toContain('no check has run yet');
+    const html = driftPanel({
+      status: () => ({
+        checkedAt: '2026-11-30T10:00:00Z',
+        strata: [
+          {
+            metric: 'vbq-l1-l4',
+            fieldStrengthT: 3,
+            scanner: null,
+            baselineN: 120,
+            recentN: 40,
+            status: 'drift',
+            ksStatistic: 0.41,
+            pValue: 0.0004,
+            baselineMedian: 2.9,
+            recentMedian: 3.3,
+            medianShift: 0.4,
+          },
+        ],
+      }),
+    });
+    expect(html).toContain('<strong>1 stratum(s) drifting</strong>');
+    expect(html).toContain('<span class="badge bad">drift</span>');
+    expect(html).toContain('0.0004');
+  });
+});
+
+describe('console configuration', () => {
+  it('is off by default, needs a client id with an issuer, and a session secret in production', () => {
+    expect(loadConfig({ DEMO_MODE: 'off' }).console).toEqual({ roleClaim: 'roles', sessionHours: 8 });
+    expect(() => loadConfig({ CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/h' })).toThrow(
+      /CONSOLE_OIDC_CLIENT_ID is required/,
+    );
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        CDS_CLIENTS_FILE: '/clients.json',
+        CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/h',
+        CONSOLE_OIDC_CLIENT_ID: 'cds-console',
+      }),
+    ).toThrow(/CONSOLE_SESSION_SECRET is required/);
+    expect(() => loadConfig({ CONSOLE_SESSION_SECRET: 'short' })).toThrow(/at least 32 characters/);
+    const config = loadConfig({
+      CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/h',
+      CONSOLE_OIDC_CLIENT_ID: 'cds-console',
+      CONSOLE_OIDC_CLIENT_SECRET: 's3cret',
+      CONSOLE_ROLE_CLAIM: 'realm_access.roles',
+      CONSOLE_TEST_FHIR_SERVER: 'https://fhir-test.example.org/r4/',
+    });
+    expect(config.console).toMatchObject({
+      oidc: {
+        issuer: 'https://idp.example.org/realms/h',
+        clientId: 'cds-console',
+        clientSecret: 's3cret',
+        scope: 'openid profile',
+      },
+      roleClaim: 'realm_access.roles',
+      testFhirServer: 'https://fhir-test.example.org/r4',
+    });
   });
 });

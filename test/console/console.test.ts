@@ -30,6 +30,7 @@ import {
   seriousAxeViolations,
   type TestBrowser,
 } from '../helpers/browser.js';
+import { scopedPostgresUrl } from '../helpers/store.js';
 
 /** Demo patients whose order-sign call returns cards (see docs/demo-patients.md). */
 const PATIENTS = [
@@ -140,8 +141,16 @@ if (!chromiumAvailable) {
       server = http.createServer();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      // On PostgreSQL too when TEST_DATABASE_URL is set (sessions, card catalogue, queries in that dialect).
+      const pgUrl = process.env.TEST_DATABASE_URL;
       runtime = await createRuntime(
-        loadConfig({ PUBLIC_BASE_URL: base, DATA_DIR: dataDir, DEMO_MODE: 'on', LOG_LEVEL: 'silent' }),
+        loadConfig({
+          PUBLIC_BASE_URL: base,
+          DATA_DIR: dataDir,
+          DEMO_MODE: 'on',
+          LOG_LEVEL: 'silent',
+          ...(pgUrl ? { DATABASE_URL: await scopedPostgresUrl(pgUrl) } : {}),
+        }),
         { logger: createLogger('silent') },
       );
       server.on('request', runtime.app);
