@@ -439,16 +439,16 @@ const KIND_LABELS: Record<string, string> = {
 };
 
 export function writebackPage(data: {
+  /** Undelivered items (pending, retrying, dead), most urgent first. */
   items: OutboxEntry[];
+  counts: { kind: string; state: string; count: number }[];
   canRetry: boolean;
   showKeys: boolean;
   csrf: string;
   notice?: string;
 }): string {
-  const counts = new Map<string, number>();
-  for (const i of data.items)
-    counts.set(`${i.kind}|${i.state}`, (counts.get(`${i.kind}|${i.state}`) ?? 0) + 1);
-  const kinds = [...new Set(['fhir-observation', 'dicom-sr', ...data.items.map((i) => i.kind)])];
+  const counts = new Map(data.counts.map((c) => [`${c.kind}|${c.state}`, c.count]));
+  const kinds = [...new Set(['fhir-observation', 'dicom-sr', ...data.counts.map((c) => c.kind)])];
   const states = ['pending', 'retrying', 'dead', 'done'] as const;
   const summary = table({
     caption: 'Outbox items by kind and state',
@@ -458,7 +458,7 @@ export function writebackPage(data: {
   });
   const sections = kinds
     .map((kind) => {
-      const items = data.items.filter((i) => i.kind === kind && i.state !== 'done');
+      const items = data.items.filter((i) => i.kind === kind);
       const columns = [
         'Item',
         'State',

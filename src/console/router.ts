@@ -402,9 +402,9 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     };
 
     router.get('/', async (req, res) => {
-      const items = await queries.outboxItems(10_000);
       const counts = new Map<string, number>();
-      for (const i of items) counts.set(i.state, (counts.get(i.state) ?? 0) + 1);
+      for (const c of await queries.outboxStateCounts())
+        counts.set(c.state, (counts.get(c.state) ?? 0) + c.count);
       const role = roleOf(req);
       page(
         req,
@@ -438,9 +438,15 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       const p = period(req, now());
       const [presentations, catalogue, feedback] = await Promise.all([
         queries.cardPresentations(p.from, p.to),
-        queries.shownCards(),
         queries.feedbackSince(p.from),
-      ]);
+      ]).then(
+        async ([presentations, feedback]) =>
+          [
+            presentations,
+            await queries.shownCards(presentations.flatMap((x) => x.cardIds)),
+            feedback,
+          ] as const,
+      );
       return {
         p,
         a: computeFeedbackAnalytics({ from: p.from, to: p.to, presentations, catalogue, feedback }),
@@ -473,18 +479,20 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       const to = parseDay(single(req.query.to), 'to');
       const service = single(req.query.service) || undefined;
       const client = single(req.query.client) || undefined;
-      const [result, facets] = await Promise.all([
-        queries.searchAudit({
-          from,
-          to: to && new Date(to.getTime() + DAY_MS),
-          service,
-          client,
-          outcome: outcome as AuditOutcomeGroup | undefined,
-          limit: pageSize,
-          offset: (pageNo - 1) * pageSize,
-        }),
-        queries.auditFacets(),
-      ]);
+      const result = await queries.searchAudit({
+        from,
+        to: to && new Date(to.getTime() + DAY_MS),
+        service,
+        client,
+        outcome: outcome as AuditOutcomeGroup | undefined,
+        limit: pageSize,
+        offset: (pageNo - 1) * pageSize,
+      });
+      // The choices come from configuration, not from scanning the audit table.
+      const facets = {
+        services: endpoints.map((e) => e.definition.id),
+        clients: [...options.clients.map((c) => c.iss), CONSOLE_TRY_ISS],
+      };
       const query = Object.fromEntries(
         Object.entries({
           from: single(req.query.from),
@@ -514,7 +522,7 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     });
 
     router.get('/writeback', async (req, res) => {
-      const items = await queries.outboxItems();
+      const [items, counts] = await Promise.all([queries.outboxItems(), queries.outboxStateCounts()]);
       const role = roleOf(req);
       const retried = single(req.query.retried);
       const skipped = single(req.query.notdead);
@@ -525,6 +533,7 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
         '/writeback',
         writebackPage({
           items,
+          counts,
           canRetry: can(role, 'retry-outbox'),
           showKeys: can(role, 'see-patient-ids'),
           csrf: csrfToken(req.session),

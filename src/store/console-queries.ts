@@ -149,8 +149,9 @@ export class ConsoleQueries {
     );
   }
 
-  async shownCards(): Promise<ShownCardRecord[]> {
-    const rows = await this.db.query<{
+  /** The catalogue rows of these card uuids (read in chunks: an IN list stays small). */
+  async shownCards(uuids: readonly string[]): Promise<ShownCardRecord[]> {
+    const rows: {
       card_uuid: string;
       service_id: string;
       topic: string;
@@ -158,7 +159,17 @@ export class ConsoleQueries {
       summary: string;
       suggestions: unknown;
       first_shown_at: unknown;
-    }>('SELECT * FROM console_cards');
+    }[] = [];
+    const unique = [...new Set(uuids)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const chunk = unique.slice(i, i + 500);
+      rows.push(
+        ...(await this.db.query<(typeof rows)[number]>(
+          `SELECT * FROM console_cards WHERE card_uuid IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+          chunk,
+        )),
+      );
+    }
     return rows.map((r) => ({
       cardUuid: r.card_uuid,
       serviceId: r.service_id,
@@ -282,17 +293,6 @@ export class ConsoleQueries {
     };
   }
 
-  /** Distinct services and clients seen in the audit trail (the search form's choices). */
-  async auditFacets(): Promise<{ services: string[]; clients: string[] }> {
-    const services = await this.db.query<{ v: string }>(
-      'SELECT DISTINCT service_id AS v FROM audit ORDER BY 1',
-    );
-    const clients = await this.db.query<{ v: string }>(
-      'SELECT DISTINCT client_iss AS v FROM audit ORDER BY 1',
-    );
-    return { services: services.map((r) => r.v), clients: clients.map((r) => r.v) };
-  }
-
   // ---- outbox --------------------------------------------------------------------------------------
 
   async outboxItems(limit = 500): Promise<OutboxEntry[]> {
@@ -308,7 +308,7 @@ export class ConsoleQueries {
       updated_at: unknown;
     }>(
       `SELECT id, kind, dedupe_key, status, attempts, next_attempt_at, last_error, created_at, updated_at
-       FROM outbox ORDER BY CASE status WHEN 'dead' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, updated_at DESC, id DESC
+       FROM outbox WHERE status <> 'done' ORDER BY CASE status WHEN 'dead' THEN 0 ELSE 1 END, updated_at DESC, id DESC
        LIMIT ${Math.trunc(limit)}`,
     );
     return rows.map((r) => ({
@@ -323,6 +323,16 @@ export class ConsoleQueries {
       createdAt: date(r.created_at),
       updatedAt: date(r.updated_at),
     }));
+  }
+
+  /** Items by kind and state (as the metrics count them: retrying = pending that failed before). */
+  async outboxStateCounts(): Promise<{ kind: string; state: OutboxState; count: number }[]> {
+    const rows = await this.db.query<{ kind: string; state: OutboxState; n: string | number }>(
+      `SELECT kind, CASE WHEN status = 'pending' AND attempts > 0 THEN 'retrying' ELSE status END AS state,
+              count(*) AS n
+       FROM outbox GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    return rows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.n) }));
   }
 
   /**

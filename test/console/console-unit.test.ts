@@ -239,6 +239,26 @@ describe.each(storeBackends())('console queries on $name', (backend) => {
     expect(await q.retryDeadOutboxItem(id, new Date())).toBe(true);
     expect((await q.outboxItems()).find((i) => i.id === id)).toMatchObject({ state: 'pending', attempts: 0 });
     expect(await q.retryDeadOutboxItem(id, new Date())).toBe(false);
+    await store.failOutbox(id, 'HTTP 503', new Date());
+    expect(await q.outboxStateCounts()).toEqual([{ kind: 'dicom-sr', state: 'retrying', count: 1 }]);
+  });
+
+  it('keeps the first catalogue row of a card uuid and reads rows by uuid, in chunks', async () => {
+    const card = (uuid: string, topic: string) => ({
+      cardUuid: uuid,
+      serviceId: 's',
+      topic,
+      indicator: 'info',
+      summary: 'S',
+      suggestions: [{ uuid: `${uuid}-s`, label: 'L' }],
+      firstShownAt: new Date('2026-11-01T10:00:00.000Z'),
+    });
+    const many = Array.from({ length: 1200 }, (_, i) => card(`u${i}`, 't'));
+    await q.recordShownCards(many.slice(0, 600));
+    await q.recordShownCards([...many.slice(600), card('u0', 'changed')]);
+    const rows = await q.shownCards([...many.map((c) => c.cardUuid), 'missing']);
+    expect(rows).toHaveLength(1200);
+    expect(rows.find((r) => r.cardUuid === 'u0')).toEqual(card('u0', 't'));
   });
 
   it('searches the audit trail by outcome group, service and client', async () => {
