@@ -61,7 +61,10 @@ export interface RuntimeOptions {
   now?: () => Date;
   /** Extra routers (the imaging API), mounted after the CDS routes. */
   mounts?: { path: string; router: Router; label: string }[];
-  /** The calibration drift watch, shown on the console's overview (optional). */
+  /**
+   * The calibration drift watch, shown on the console's overview (optional; a watch created inside
+   * createRuntime can be given with `consoleMount.setDriftSource` instead).
+   */
   consoleDrift?: ConsoleDriftSource;
 }
 
@@ -132,7 +135,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   // is one process by construction: in memory they cost no round trip per call.
   const memory = config.databaseUrl === undefined ? createMemoryState({ now }) : undefined;
   const shared = memory ?? store;
-  const authenticator = createClientAuthenticator({
+  const clientAuthenticator = createClientAuthenticator({
     clients,
     publicBaseUrl: config.publicBaseUrl,
     replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
@@ -142,6 +145,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       consoleMount.authLog.failure(reason, trustedIss);
     },
   });
+  // The console records each successful client authentication too (in memory, flushed periodically).
+  const authenticator = {
+    authenticate: async (authorization: string | undefined, p: string) => {
+      const client = await clientAuthenticator.authenticate(authorization, p);
+      consoleMount.authLog.success(client.iss);
+      return client;
+    },
+  };
   const profiles = new Map(clients.map((c) => [c.iss, ehrProfile(c)]));
   const services = createServices(kb, {
     careTeamBaseUrl: config.publicBaseUrl,
@@ -211,14 +222,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     logger,
     store,
     services,
-    // The console records each successful client authentication (in memory, flushed periodically).
-    authenticator: {
-      authenticate: async (authorization, p) => {
-        const client = await authenticator.authenticate(authorization, p);
-        consoleMount.authLog.success(client.iss);
-        return client;
-      },
-    },
+    authenticator,
     console: consoleMount,
     cardClaims: shared,
     profileOf: (iss) => profiles.get(iss) ?? ehrProfile(),

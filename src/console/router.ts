@@ -86,6 +86,8 @@ export interface ConsoleMount {
   onCardsShown(service: string, cards: readonly CatalogueCard[], at: Date): void;
   /** Last authentication per client (fed by the authenticator, see src/server.ts). */
   authLog: ClientAuthLog;
+  /** Wires the calibration drift watch in when it is created after the console (src/server.ts). */
+  setDriftSource(source: ConsoleDriftSource | undefined): void;
   close(): Promise<void>;
 }
 
@@ -240,6 +242,7 @@ const PERMISSION_TEXT: Record<string, string> = {
 export function createConsole(options: ConsoleOptions): ConsoleMount {
   const now = options.now ?? (() => new Date());
   const { queries, logger } = options;
+  let drift = options.drift;
   const onError = (what: string) => (err: Error) =>
     logger.warn({ err: { message: err.message } }, `console: ${what} write failed; will retry`);
   const cardLog = createCardLog(queries, { onError: onError('card catalogue') });
@@ -417,7 +420,7 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
             .filter((p) => can(role, p))
             .map((p) => PERMISSION_TEXT[p]!),
           outbox: [...counts].map(([state, count]) => ({ state, count })),
-          drift: options.drift,
+          drift,
           knowledgeVersion: options.kb.version,
         }),
       );
@@ -683,6 +686,9 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     router: buildRouter,
     onCardsShown: (service, cards, at) => cardLog.shown(service, cards, at),
     authLog,
+    setDriftSource(source) {
+      drift = source;
+    },
     async close() {
       clearInterval(purge);
       await cardLog.close();
