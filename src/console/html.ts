@@ -105,7 +105,7 @@ export function table(options: {
           .join('')}</tr>`,
     )
     .join('\n');
-  return `<div class="scroll"><table${options.id ? ` id="${esc(options.id)}"` : ''}><caption>${esc(options.caption)}</caption><thead><tr>${head}</tr></thead><tbody>
+  return `<div class="scroll" role="region" tabindex="0" aria-label="${esc(options.caption)}"><table${options.id ? ` id="${esc(options.id)}"` : ''}><caption>${esc(options.caption)}</caption><thead><tr>${head}</tr></thead><tbody>
 ${body}
 </tbody></table></div>`;
 }

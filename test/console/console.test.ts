@@ -5,6 +5,7 @@
  * real hook calls signed by the demo client and feedback is posted through the real feedback endpoint; the
  * expected analytics are computed from those responses, not written down. Every page gets an axe-core check.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -84,6 +85,9 @@ if (!chromiumAvailable) {
     const suggestionExpect = new Map<string, { offered: number; accepted: number }>();
     const reasonsExpected = new Map<string, number>();
     let deadItem: number;
+    let overridesFile: string;
+    let replacedCutoff: string;
+    let addedCutoffs: string[];
 
     const callHook = async (patient: string): Promise<{ status: number; body: { cards: CdsCard[] } }> => {
       const order = readDemoSeed(patient).draftOrders.find(
@@ -138,6 +142,28 @@ if (!chromiumAvailable) {
 
     beforeAll(async () => {
       dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbh-console-'));
+      // A site overrides file: the shipped example (adds a site-calibrated cutoff) plus a replacement of
+      // the first shipped cutoff, so the knowledge page has both kinds to show.
+      const root = path.resolve(import.meta.dirname, '../..');
+      const example = JSON.parse(
+        fs.readFileSync(path.join(root, 'cds-services/overrides.example.json'), 'utf8'),
+      ) as {
+        cutoffs: { id: string }[];
+      };
+      const shipped = JSON.parse(fs.readFileSync(path.join(root, 'cds-services/cutoffs.json'), 'utf8')) as {
+        cutoffs: { id: string; threshold: number }[];
+      };
+      const first = shipped.cutoffs[0]!;
+      replacedCutoff = first.id;
+      addedCutoffs = example.cutoffs.map((c) => c.id);
+      overridesFile = path.join(dataDir, 'overrides.json');
+      fs.writeFileSync(
+        overridesFile,
+        JSON.stringify({
+          ...example,
+          cutoffs: [...example.cutoffs, { ...first, threshold: first.threshold + 0.1 }],
+        }),
+      );
       server = http.createServer();
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -149,6 +175,7 @@ if (!chromiumAvailable) {
           DATA_DIR: dataDir,
           DEMO_MODE: 'on',
           LOG_LEVEL: 'silent',
+          KNOWLEDGE_OVERRIDES_FILE: overridesFile,
           ...(pgUrl ? { DATABASE_URL: await scopedPostgresUrl(pgUrl) } : {}),
         }),
         { logger: createLogger('silent') },
@@ -264,8 +291,23 @@ if (!chromiumAvailable) {
       await page.goto(`${base}/console/knowledge`);
       const cutoffs = await tableRows(page, '#cutoffs');
       expect(cutoffs.map((r) => r[0])).toEqual(runtime.kb.cutoffs.map((c) => c.id));
-      for (const row of cutoffs) expect(row[11]).toBe('shipped');
-      expect(await page.textContent('main')).toContain(runtime.kb.version.split('; ')[0]!.split(' ')[1]!);
+      for (const row of cutoffs) {
+        const source =
+          row[0] === replacedCutoff
+            ? 'replaced by site override'
+            : addedCutoffs.includes(row[0]!)
+              ? 'added by site override'
+              : 'shipped';
+        expect({ id: row[0], source: row[11] }).toEqual({ id: row[0], source });
+      }
+      const main = (await page.textContent('main'))!;
+      expect(main).toContain(createHash('sha256').update(fs.readFileSync(overridesFile)).digest('hex'));
+      const provenance = await tableRows(
+        page,
+        'table:has(caption:text("Provenance of the site-calibrated cutoffs"))',
+      );
+      expect(provenance.map((r) => r[0])).toEqual(addedCutoffs);
+      expect(main).toContain(runtime.kb.version.split('; ')[0]!.split(' ')[1]!);
       await expectAccessible(page);
       await screenshot(page, 'console-knowledge', false);
 
