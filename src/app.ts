@@ -7,6 +7,7 @@ import { createApiDocsRouter } from './api-docs/router.js';
 import type { HydrationOptions } from './cds/prefetch.js';
 import { createCdsRouter, type FeedbackSink } from './cds/router.js';
 import type { Config } from './config/config.js';
+import type { ConsoleMount } from './console/index.js';
 import { AppError } from './errors.js';
 import type { Logger } from './http/logger.js';
 import {
@@ -59,6 +60,8 @@ export interface AppDeps {
   /** Public base URL (the OpenAPI document's server) and version shown by `GET /` and the docs. */
   publicBaseUrl?: string;
   version?: string;
+  /** The informaticist's console at /console (src/console/); it also catalogues the cards shown. */
+  console?: ConsoleMount;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -160,6 +163,7 @@ export function createApp(deps: AppDeps): Express {
     handle: async (body: unknown, client: { iss: string }) => {
       const cards = await endpoint.handle(body, client);
       rememberShownCards(metrics, endpoint.definition.id, cards);
+      deps.console?.onCardsShown(endpoint.definition.id, cards, now());
       return cards;
     },
   }));
@@ -171,6 +175,7 @@ export function createApp(deps: AppDeps): Express {
       maxRequestBytes: deps.config.maxRequestBytes,
     }),
   );
+  if (deps.console) app.use('/console', routeLabel('/console/*'), deps.console.router(endpoints));
   for (const mount of deps.mounts ?? []) {
     app.use(mount.path, routeLabel(mount.label), mount.router);
   }

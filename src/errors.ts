@@ -19,6 +19,10 @@ export const ERRORS = {
   'invalid-cohort': { status: 400, issue: 'invalid' },
   unauthorized: { status: 401, issue: 'login' },
   forbidden: { status: 403, issue: 'forbidden' },
+  /** The console refused a state-changing form without this session's CSRF token. */
+  'csrf-invalid': { status: 403, issue: 'forbidden' },
+  /** /console when no OpenID Connect provider is configured (CONSOLE_OIDC_ISSUER). */
+  'console-not-configured': { status: 404, issue: 'not-found' },
   'unknown-service': { status: 404, issue: 'not-found' },
   'not-found': { status: 404, issue: 'not-found' },
   'method-not-allowed': { status: 405, issue: 'not-supported' },

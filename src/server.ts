@@ -16,6 +16,7 @@ import {
 import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
+import { createConsole, CONSOLE_TRY_ISS, type ConsoleDriftSource } from './console/index.js';
 import { createImagingRouter } from './imaging/api.js';
 import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
@@ -29,6 +30,7 @@ import { openDb, postgresPool } from './store/db.js';
 import { createFhirAccess } from './fhir/access.js';
 import { createClientLimiter } from './http/rate-limit.js';
 import { createMemoryState } from './store/memory-state.js';
+import { ConsoleQueries } from './store/console-queries.js';
 import { Store } from './store/store.js';
 import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from './writeback/dicom-sr.js';
 import { createFhirWriteback } from './writeback/setup.js';
@@ -67,6 +69,11 @@ export interface RuntimeOptions {
   now?: () => Date;
   /** Extra routers (the imaging API), mounted after the CDS routes. */
   mounts?: { path: string; router: Router; label: string }[];
+  /**
+   * The calibration drift watch, shown on the console's overview (optional; a watch created inside
+   * createRuntime can be given with `consoleMount.setDriftSource` instead).
+   */
+  consoleDrift?: ConsoleDriftSource;
 }
 
 /** Builds the whole service from configuration. Throws on any configuration or knowledge-base problem. */
@@ -101,20 +108,61 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       startupTimeoutMs: config.databaseStartupTimeoutMs,
     }),
   );
-  const fhirAccess = createFhirAccess({ clients, limits: config.fhirLimits });
+  // ---- The informaticist's console (issue 13): OIDC login (demo: the demo authorization server), its
+  // queries, the card catalogue and last client authentication, and "Try a patient", whose hook calls
+  // read the test FHIR server only (a client identity that cannot authenticate over HTTP: no keys).
+  const consoleTestFhirServer = config.console.testFhirServer ?? demo?.fhirBaseUrl;
+  const consoleMount = createConsole({
+    oidc:
+      config.console.oidc ??
+      (demo
+        ? { issuer: demo.console.issuer, clientId: demo.console.clientId, scope: 'openid profile' }
+        : undefined),
+    roleClaim: config.console.roleClaim,
+    sessionSecret: config.console.sessionSecret,
+    sessionHours: config.console.sessionHours,
+    publicBaseUrl: config.publicBaseUrl,
+    queries: new ConsoleQueries(store.db),
+    kb,
+    knowledgeDir: path.join(projectRoot(), 'cds-services'),
+    overridesFile: config.knowledgeOverridesFile,
+    clients,
+    testFhirServer: consoleTestFhirServer,
+    drift: options.consoleDrift,
+    logger,
+    now,
+  });
+  const fhirAccess = createFhirAccess({
+    clients: consoleTestFhirServer
+      ? [...clients, { iss: CONSOLE_TRY_ISS, fhirServers: [consoleTestFhirServer] }]
+      : clients,
+    limits: config.fhirLimits,
+  });
+  // ---- end of the console block (its authenticator hooks and mount follow) ----
   const clientLimiter = await createClientLimiter({ ...config.clientLimits, pool: postgresPool(store.db) });
   const metrics = createMetrics();
   // Replicas share PostgreSQL, so the replay cache and card claims must live there. The embedded database
   // is one process by construction: in memory they cost no round trip per call.
   const memory = config.databaseUrl === undefined ? createMemoryState({ now }) : undefined;
   const shared = memory ?? store;
-  const authenticator = createClientAuthenticator({
+  const clientAuthenticator = createClientAuthenticator({
     clients,
     publicBaseUrl: config.publicBaseUrl,
     replayGuard: { claim: (iss, jti, expiresAt) => shared.claimJti(iss, jti, expiresAt) },
     logger,
-    onFailure: (reason, trustedIss) => countAuthFailure(metrics, reason, trustedIss),
+    onFailure: (reason, trustedIss) => {
+      countAuthFailure(metrics, reason, trustedIss);
+      consoleMount.authLog.failure(reason, trustedIss);
+    },
   });
+  // The console records each successful client authentication too (in memory, flushed periodically).
+  const authenticator = {
+    authenticate: async (authorization: string | undefined, p: string) => {
+      const client = await clientAuthenticator.authenticate(authorization, p);
+      consoleMount.authLog.success(client.iss);
+      return client;
+    },
+  };
   const profiles = new Map(clients.map((c) => [c.iss, ehrProfile(c)]));
   const services = createServices(kb, {
     careTeamBaseUrl: config.publicBaseUrl,
@@ -210,6 +258,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     store,
     services,
     authenticator,
+    console: consoleMount,
     cardClaims: shared,
     profileOf: (iss) => profiles.get(iss) ?? ehrProfile(),
     audit,
@@ -249,6 +298,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
       await writeback?.stop();
       await audit.close();
+      await consoleMount.close();
       memory?.close();
       await store.close();
     },

@@ -597,6 +597,197 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     },
   };
 
+  // The informaticist's console (src/console/): server-rendered pages behind OpenID Connect sign-in. Every
+  // path answers 404 `console-not-configured` when no identity provider is configured.
+  const CONSOLE_SESSION = [{ consoleSession: [] }];
+  const consoleErrors: ErrorCode[] = ['console-not-configured'];
+  const day = (name: string, description: string) => ({
+    name,
+    in: 'query',
+    required: false,
+    description,
+    schema: { type: 'string' as const, format: 'date' },
+  });
+  const consolePage = (
+    operationId: string,
+    summary: string,
+    extra: { parameters?: unknown[]; errors?: ErrorCode[]; type?: string } = {},
+  ) => ({
+    get: {
+      operationId,
+      summary,
+      tags: ['Console'],
+      security: CONSOLE_SESSION,
+      ...(extra.parameters ? { parameters: extra.parameters } : {}),
+      responses: {
+        '200': {
+          description: 'The page',
+          content: { [extra.type ?? 'text/html']: { schema: { type: 'string' as const } } },
+        },
+        '302': { description: 'No session: redirect to /console/login' },
+        ...errorResponses([...consoleErrors, ...(extra.errors ?? [])]),
+      },
+    },
+  });
+  const consoleAction = (
+    operationId: string,
+    summary: string,
+    errors: ErrorCode[],
+    parameters?: unknown[],
+  ) => ({
+    post: {
+      operationId,
+      summary,
+      tags: ['Console'],
+      security: CONSOLE_SESSION,
+      ...(parameters ? { parameters } : {}),
+      requestBody: {
+        required: true,
+        description: "An HTML form carrying `_csrf`, the session's synchronizer token",
+        content: {
+          'application/x-www-form-urlencoded': {
+            schema: {
+              type: 'object' as const,
+              properties: { _csrf: { type: 'string' as const } },
+              required: ['_csrf'],
+            },
+          },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'The resulting page',
+          content: { 'text/html': { schema: { type: 'string' as const } } },
+        },
+        '303': { description: 'Done: redirect to the resulting page' },
+        ...errorResponses([...consoleErrors, 'unauthorized', 'csrf-invalid', ...errors]),
+      },
+    },
+  });
+  paths['/console/'] = consolePage(
+    'consoleOverview',
+    'Console overview: your role, write-back queue, calibration drift',
+  );
+  paths['/console/login'] = {
+    get: {
+      operationId: 'consoleLogin',
+      summary:
+        'Starts OpenID Connect sign-in (authorization code + PKCE) at the configured identity provider',
+      tags: ['Console'],
+      parameters: [
+        {
+          name: 'returnTo',
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+          description: 'A /console path',
+        },
+      ],
+      responses: {
+        '302': { description: 'Redirect to the identity provider' },
+        ...errorResponses([...consoleErrors, 'upstream-unavailable']),
+      },
+    },
+  };
+  paths['/console/callback'] = {
+    get: {
+      operationId: 'consoleCallback',
+      summary: "The identity provider's redirect back (code, state); starts the console session",
+      tags: ['Console'],
+      responses: {
+        '302': { description: 'Signed in: redirect to the page asked for' },
+        '401': { description: 'The answer could not be verified (page)' },
+        '403': { description: 'The account has no console role (page)' },
+        ...errorResponses([...consoleErrors, 'invalid-request']),
+      },
+    },
+  };
+  paths['/console/signed-out'] = {
+    get: {
+      operationId: 'consoleSignedOut',
+      summary: 'Signed-out page',
+      tags: ['Console'],
+      responses: {
+        '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } },
+        ...errorResponses(consoleErrors),
+      },
+    },
+  };
+  paths['/console/logout'] = consoleAction('consoleLogout', 'Ends the console session', []);
+  paths['/console/assets/console.css'] = {
+    get: {
+      operationId: 'consoleStyles',
+      summary: "The console's stylesheet",
+      tags: ['Console'],
+      responses: {
+        '200': { description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } },
+        ...errorResponses(consoleErrors),
+      },
+    },
+  };
+  paths['/console/knowledge'] = consolePage(
+    'consoleKnowledge',
+    'Knowledge in use: file versions, every cutoff with citation and performance, code lists, site overrides',
+  );
+  const periodParams = [
+    day('from', 'First day (UTC), default 27 days before `to`'),
+    day('to', 'Last day (UTC, inclusive), default today'),
+  ];
+  paths['/console/feedback'] = consolePage(
+    'consoleFeedback',
+    'Cards and feedback per topic and indicator over a period, suggestion acceptance, override reasons, weekly trend',
+    { parameters: periodParams, errors: ['invalid-request'] },
+  );
+  paths['/console/feedback.csv'] = consolePage('consoleFeedbackCsv', 'The same analytics as CSV', {
+    parameters: periodParams,
+    errors: ['invalid-request'],
+    type: 'text/csv',
+  });
+  paths['/console/audit'] = consolePage(
+    'consoleAudit',
+    'Audit trail search (patient ids for analysts and administrators only)',
+    {
+      parameters: [
+        day('from', 'First day (UTC)'),
+        day('to', 'Last day (UTC, inclusive)'),
+        { name: 'service', in: 'query', required: false, schema: { type: 'string' } },
+        { name: 'client', in: 'query', required: false, schema: { type: 'string' } },
+        {
+          name: 'outcome',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', enum: ['cards', 'no-cards', '412', 'errors'] },
+        },
+        { name: 'page', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
+      ],
+      errors: ['invalid-request'],
+    },
+  );
+  paths['/console/writeback'] = consolePage(
+    'consoleWriteback',
+    'The write-back outbox by state (FHIR Observations and DICOM SR)',
+  );
+  paths['/console/writeback/{item}/retry'] = consoleAction(
+    'consoleRetryOutboxItem',
+    'Administrators: puts a dead outbox item back in the queue (pending, due now)',
+    ['invalid-request', 'forbidden'],
+    [{ name: 'item', in: 'path', required: true, schema: { type: 'integer' } }],
+  );
+  paths['/console/try'] = {
+    ...consolePage('consoleTryForm', 'Try a patient: the form (analysts and administrators)', {
+      errors: ['forbidden'],
+    }),
+    ...consoleAction(
+      'consoleTryRun',
+      'Try a patient: runs a hook for a test patient and shows the cards, request and response',
+      ['invalid-request', 'forbidden', 'not-ready'],
+    ),
+  };
+  paths['/console/clients'] = consolePage(
+    'consoleClients',
+    'Trusted clients, allowed FHIR servers, key sources and last authentication success/failure',
+  );
+
   return {
     openapi: '3.1.1',
     info: {
@@ -616,11 +807,23 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
       { name: 'Imaging', description: 'VBQ measurement from MRI' },
       { name: 'Operations', description: 'Health and metrics' },
       { name: 'Service', description: 'Start page and these docs' },
+      {
+        name: 'Console',
+        description: "The informaticist's console (browser pages behind OpenID Connect sign-in)",
+      },
+      { name: 'Care-team view', description: 'The SMART app for the care team' },
     ],
     paths,
     components: {
       schemas: components(named),
       securitySchemes: {
+        consoleSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'sbh_console',
+          description:
+            'The console session (signed id; the session is server-side), set by OpenID Connect sign-in',
+        },
         cdsClientJwt: {
           type: 'http',
           scheme: 'bearer',

@@ -105,6 +105,27 @@ const envSchema = z.object({
   DRIFT_ALPHA: decimalInRange('DRIFT_ALPHA', 0, 0.5, true).optional(),
   DRIFT_MIN_MEDIAN_SHIFT: decimalInRange('DRIFT_MIN_MEDIAN_SHIFT', 0, 1000).optional(),
   DRIFT_MIN_RECENT: intInRange('DRIFT_MIN_RECENT', 5, 1_000_000).optional(),
+  // ---- The informaticist's console (/console, issue 13): OpenID Connect login and its session. ----
+  CONSOLE_OIDC_ISSUER: httpUrl('CONSOLE_OIDC_ISSUER').optional(),
+  CONSOLE_OIDC_CLIENT_ID: z.string().min(1).max(200).optional(),
+  CONSOLE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  CONSOLE_OIDC_SCOPES: z
+    .string()
+    .regex(
+      /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/,
+      'CONSOLE_OIDC_SCOPES must be space-separated scopes',
+    )
+    .optional(),
+  CONSOLE_ROLE_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:/.-]+$/, 'CONSOLE_ROLE_CLAIM must be a claim name (dots for nested claims)')
+    .optional(),
+  CONSOLE_SESSION_SECRET: z
+    .string()
+    .min(32, 'CONSOLE_SESSION_SECRET must be at least 32 characters')
+    .optional(),
+  CONSOLE_SESSION_HOURS: intInRange('CONSOLE_SESSION_HOURS', 1, 24 * 7).optional(),
+  CONSOLE_TEST_FHIR_SERVER: httpUrl('CONSOLE_TEST_FHIR_SERVER').optional(),
 });
 
 /** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
@@ -173,6 +194,21 @@ export interface Config {
     alpha: number;
     minMedianShift: number;
     minRecent: number;
+  };
+  /**
+   * The informaticist's console at /console (src/console/). `oidc` is undefined when no identity provider
+   * is configured: the console then answers 404 `console-not-configured` (demo mode configures it against
+   * the demo authorization server in src/server.ts).
+   */
+  console: {
+    oidc?: { issuer: string; clientId: string; clientSecret?: string; scope: string };
+    /** The claim holding the console role(s) (viewer, analyst, admin); dots reach nested claims. */
+    roleClaim: string;
+    /** Signs the session cookie; random per process when unset (sessions then end at restart). */
+    sessionSecret?: string;
+    sessionHours: number;
+    /** The FHIR server "Try a patient" reads test patients from (demo mode: the demo FHIR server). */
+    testFhirServer?: string;
   };
 }
 
@@ -247,6 +283,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'DRIFT_BASELINE_FILE needs FHIR_WRITE_BASE_URL: the drift watch compares the scores this service measures and writes back',
     );
   }
+  // Console: an issuer needs its client id; a production console needs a stable session secret (replicas
+  // and restarts must accept each other's cookies).
+  if (e.CONSOLE_OIDC_ISSUER && !e.CONSOLE_OIDC_CLIENT_ID) {
+    problems.push('CONSOLE_OIDC_CLIENT_ID is required with CONSOLE_OIDC_ISSUER');
+  }
+  if (!e.CONSOLE_OIDC_ISSUER && (e.CONSOLE_OIDC_CLIENT_ID || e.CONSOLE_OIDC_CLIENT_SECRET)) {
+    problems.push('CONSOLE_OIDC_CLIENT_ID/SECRET are set but CONSOLE_OIDC_ISSUER is not');
+  }
+  if (production && e.CONSOLE_OIDC_ISSUER && !e.CONSOLE_SESSION_SECRET) {
+    problems.push('CONSOLE_SESSION_SECRET is required with CONSOLE_OIDC_ISSUER when NODE_ENV=production');
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -310,6 +357,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           minRecent: e.DRIFT_MIN_RECENT ?? 30,
         }
       : undefined,
+    console: {
+      oidc:
+        e.CONSOLE_OIDC_ISSUER && e.CONSOLE_OIDC_CLIENT_ID
+          ? {
+              issuer: e.CONSOLE_OIDC_ISSUER,
+              clientId: e.CONSOLE_OIDC_CLIENT_ID,
+              clientSecret: e.CONSOLE_OIDC_CLIENT_SECRET,
+              scope: e.CONSOLE_OIDC_SCOPES ?? 'openid profile',
+            }
+          : undefined,
+      roleClaim: e.CONSOLE_ROLE_CLAIM ?? 'roles',
+      sessionSecret: e.CONSOLE_SESSION_SECRET,
+      sessionHours: e.CONSOLE_SESSION_HOURS ?? 8,
+      testFhirServer: e.CONSOLE_TEST_FHIR_SERVER?.replace(/\/+$/, ''),
+    },
   };
 }
 

@@ -11,7 +11,7 @@ import { demoClient, demoFhirServers } from './demo-client.js';
 import { createEmbeddedFhirServer } from './fhir-server/server.js';
 import { getProfileValidator } from './profile-validator/validator.js';
 import { demoPatients, readDemoSeed } from './seed/index.js';
-import { DEMO_CARE_TEAM_CLIENT_ID } from './auth-server/constants.js';
+import { DEMO_CARE_TEAM_CLIENT_ID, DEMO_CONSOLE_CLIENT_ID } from './auth-server/constants.js';
 import { deferredRouter } from '../web/deferred-router.js';
 
 /** The demo patients' records as the demo FHIR server holds them (synthetic data only). */
@@ -30,6 +30,8 @@ export interface DemoMode {
   careTeamClientId: string;
   /** The embedded FHIR server's base URL (the view may be launched against it). */
   fhirBaseUrl: string;
+  /** The console's OpenID Connect settings against the demo authorization server. */
+  console: { issuer: string; clientId: string };
 }
 
 export async function startDemo(options: {
@@ -47,6 +49,8 @@ export async function startDemo(options: {
     m.createDemoAuthServer({
       publicBaseUrl: options.publicBaseUrl,
       clientId: careTeamClientId,
+      // The informaticist's console signs in here with the demo console users (one per role).
+      console: { redirectUri: `${options.publicBaseUrl}/console/callback` },
       logger,
       patients: demoPatients().map((p) => ({ id: p.id, label: `${p.id}: ${p.shows}` })),
     }),
@@ -69,6 +73,7 @@ export async function startDemo(options: {
     client: await demoClient(options.dataDir, demoFhirServers(options.publicBaseUrl, options.port)),
     careTeamClientId,
     fhirBaseUrl: `${options.publicBaseUrl}/demo-fhir`,
+    console: { issuer: `${options.publicBaseUrl}/demo-auth`, clientId: DEMO_CONSOLE_CLIENT_ID },
     mounts: [
       {
         path: '/demo-auth',

@@ -170,4 +170,60 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX chart_reminders_expires ON chart_reminders (expires_at)',
     ],
   },
+  {
+    version: 40,
+    name: 'console: sessions, the catalogue of shown cards (topic, indicator, suggestions), client authentication',
+    statements: [
+      // Server-side console sessions (express-session store): the cookie holds only the signed id.
+      `CREATE TABLE console_sessions (
+         sid text PRIMARY KEY,
+         data jsonb NOT NULL,
+         expires_at timestamptz NOT NULL
+       )`,
+      'CREATE INDEX console_sessions_expires ON console_sessions (expires_at)',
+      // What each card uuid was (written in batches off the hook path): analytics by topic need it, as
+      // audit rows and feedback carry only the uuid.
+      `CREATE TABLE console_cards (
+         card_uuid text PRIMARY KEY,
+         service_id text NOT NULL,
+         topic text NOT NULL,
+         indicator text NOT NULL,
+         summary text NOT NULL,
+         suggestions jsonb NOT NULL,
+         first_shown_at timestamptz NOT NULL
+       )`,
+      // Last successful and failed authentication per client (flushed from memory periodically).
+      `CREATE TABLE console_client_auth (
+         client_iss text PRIMARY KEY,
+         last_success_at timestamptz,
+         last_failure_at timestamptz,
+         last_failure_reason text,
+         failure_count integer NOT NULL DEFAULT 0
+       )`,
+    ],
+    sqlite: [
+      `CREATE TABLE console_sessions (
+         sid text PRIMARY KEY,
+         data text NOT NULL,
+         expires_at text NOT NULL
+       )`,
+      'CREATE INDEX console_sessions_expires ON console_sessions (expires_at)',
+      `CREATE TABLE console_cards (
+         card_uuid text PRIMARY KEY,
+         service_id text NOT NULL,
+         topic text NOT NULL,
+         indicator text NOT NULL,
+         summary text NOT NULL,
+         suggestions text NOT NULL,
+         first_shown_at text NOT NULL
+       )`,
+      `CREATE TABLE console_client_auth (
+         client_iss text PRIMARY KEY,
+         last_success_at text,
+         last_failure_at text,
+         last_failure_reason text,
+         failure_count integer NOT NULL DEFAULT 0
+       )`,
+    ],
+  },
 ];

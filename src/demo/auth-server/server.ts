@@ -6,7 +6,7 @@
  * whole authorization-code + PKCE flow. Tokens are opaque and live in this process's memory; the embedded
  * FHIR server checks them through `verifyAccessToken`.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import type { Configuration, KoaContextWithOIDC, default as ProviderClass } from 'oidc-provider';
@@ -14,7 +14,12 @@ import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { memoryAdapterFactory } from './memory-adapter.js';
 
-import { DEMO_CARE_TEAM_CLIENT_ID, DEMO_CLINICIAN_ID } from './constants.js';
+import {
+  DEMO_CARE_TEAM_CLIENT_ID,
+  DEMO_CLINICIAN_ID,
+  DEMO_CONSOLE_CLIENT_ID,
+  DEMO_CONSOLE_USERS,
+} from './constants.js';
 
 /** Scopes the demo server grants (SMART v2 and the v1 forms older apps ask for). */
 export const DEMO_SUPPORTED_SCOPES = [
@@ -66,6 +71,11 @@ export interface DemoAuthServerOptions {
   logger?: { warn(obj: object, msg: string): void };
   /** Client id of the care-team view (default DEMO_CARE_TEAM_CLIENT_ID). */
   clientId?: string;
+  /**
+   * The informaticist's console as an OpenID Connect client (public, code + PKCE) with its redirect URL;
+   * its users sign in with the demo console users' passwords (DEMO_CONSOLE_USERS) and get a `roles` claim.
+   */
+  console?: { clientId?: string; redirectUri: string };
   now?: () => Date;
 }
 
@@ -137,6 +147,7 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
   const redirectUri = `${options.publicBaseUrl}${appPath}/`;
   const patientIds = new Set(options.patients.map((p) => p.id));
   const now = options.now ?? (() => new Date());
+  const consoleClientId = options.console?.clientId ?? DEMO_CONSOLE_CLIENT_ID;
 
   // Launch ids are signed with a per-process key: a launch cannot be forged to pick another context, and
   // nothing needs storing. A restart invalidates outstanding launch URLs, which is fine for a demo.
@@ -169,11 +180,24 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
         token_endpoint_auth_method: 'none',
         id_token_signed_response_alg: 'ES256',
       },
+      ...(options.console
+        ? [
+            {
+              client_id: consoleClientId,
+              client_name: "Informaticist's console",
+              redirect_uris: [options.console.redirectUri],
+              response_types: ['code' as const],
+              grant_types: ['authorization_code'],
+              token_endpoint_auth_method: 'none' as const,
+              id_token_signed_response_alg: 'ES256' as const,
+            },
+          ]
+        : []),
     ],
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [...DEMO_SUPPORTED_SCOPES],
-    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name'] },
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'], profile: ['name', 'roles'] },
     // SMART: `launch` (EHR launch) and `aud` (the FHIR server the token is for).
     extraParams: ['launch', 'aud'],
     conformIdTokenClaims: false,
@@ -199,6 +223,13 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     findAccount(_ctx, id) {
+      const consoleUser = DEMO_CONSOLE_USERS.find((u) => u.username === id);
+      if (consoleUser) {
+        return {
+          accountId: id,
+          claims: () => ({ sub: id, name: consoleUser.name, roles: [consoleUser.role] }),
+        };
+      }
       if (id !== DEMO_CLINICIAN_ID) return undefined;
       return {
         accountId: id,
@@ -282,9 +313,61 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   };
 
-  async function completeInteraction(req: Request, res: Response, picked?: string): Promise<void> {
+  /** The console's sign-in: a username/password form for the demo console users (demo mode only). */
+  async function consoleSignIn(
+    req: Request,
+    res: Response,
+    params: Record<string, unknown>,
+    form?: Record<string, unknown>,
+  ): Promise<void> {
+    let problem = '';
+    if (form !== undefined) {
+      const user = DEMO_CONSOLE_USERS.find((u) => u.username === form.username);
+      // Compared as digests in constant time: equal lengths, no early exit on the first differing byte.
+      const digest = (v: unknown) =>
+        createHash('sha256')
+          .update(String(v ?? ''))
+          .digest();
+      if (user && timingSafeEqual(digest(form.password), digest(user.password))) {
+        const grant = new provider.Grant({ accountId: user.username, clientId: consoleClientId });
+        const scopes = String(params.scope ?? '')
+          .split(' ')
+          .filter((s) => s === 'openid' || s === 'profile');
+        grant.addOIDCScope(scopes.join(' '));
+        grant.addOIDCClaims(['name', 'roles']);
+        const grantId = await grant.save();
+        await finish(req, res, { login: { accountId: user.username }, consent: { grantId } });
+        return;
+      }
+      problem = '<p role="alert">Unknown user or wrong password.</p>';
+    }
+    const users = DEMO_CONSOLE_USERS.map(
+      (u) =>
+        `<li><code>${escapeHtml(u.username)}</code> / <code>${escapeHtml(u.password)}</code> (${escapeHtml(u.role)})</li>`,
+    ).join('');
+    res.type('html').send(
+      page(
+        'Sign in to the console (demo)',
+        `${problem}<form method="post"><p><label for="username">User name</label><br><input id="username" name="username" autocomplete="username" required></p>
+<p><label for="password">Password</label><br><input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">Sign in</button></p></form>
+<h2>Demo users</h2><p>Demo mode only; synthetic data.</p><ul>${users}</ul>`,
+      ),
+    );
+  }
+
+  async function completeInteraction(
+    req: Request,
+    res: Response,
+    picked?: string,
+    form?: Record<string, unknown>,
+  ): Promise<void> {
     const details = await provider.interactionDetails(req, res);
     const params = details.params as Record<string, unknown>;
+    if (options.console && params.client_id === consoleClientId) {
+      await consoleSignIn(req, res, params, form);
+      return;
+    }
     const scopes = String(params.scope ?? '')
       .split(' ')
       .filter(Boolean);
@@ -339,8 +422,9 @@ export async function createDemoAuthServer(options: DemoAuthServerOptions): Prom
     '/interaction/:uid',
     express.urlencoded({ extended: false, limit: '4kb' }),
     async (req: Request, res: Response) => {
-      const picked = (req.body as Record<string, unknown> | undefined)?.patient;
-      await completeInteraction(req, res, typeof picked === 'string' ? picked : undefined);
+      const body = (req.body as Record<string, unknown> | undefined) ?? {};
+      const picked = body.patient;
+      await completeInteraction(req, res, typeof picked === 'string' ? picked : undefined, body);
     },
   );
   router.use(provider.callback());
