@@ -187,7 +187,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   // ---- Calibration drift watch (issue 16) ----------------------------------------------------------
   // With a baseline from `vbq calibrate --baseline`, the scores this service measured (its write-back
   // outbox) are compared with the calibration cohort at start and then every DRIFT_CHECK_INTERVAL_MS;
-  // results go to /metrics (cds_calibration_drift*), the log and the console (`driftSource`).
+  // results go to /metrics (cds_calibration_drift*), the log and the console overview.
   const drift =
     config.drift && baseline
       ? createDriftWatchRuntime({
@@ -207,6 +207,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
           now,
         })
       : undefined;
+  // The console's overview shows the watch's status (options.consoleDrift, when given, is kept).
+  if (drift && !options.consoleDrift) consoleMount.setDriftSource(drift);
   // ------------------------------------------------------------------------------------------------------
 
   const mounts = [
@@ -270,9 +272,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     clientLimiter,
     publicBaseUrl: config.publicBaseUrl,
     version: packageVersion(),
-    // The console's drift panel (issue 13) reads `driftSource.status()`; spread so this line compiles
-    // before and after the console adds the optional dependency.
-    ...(drift ? { driftSource: drift } : {}),
   });
 
   // Expired replay-cache and deduplication rows are purged in the background.
