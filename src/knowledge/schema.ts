@@ -45,10 +45,8 @@ export type Metric = (typeof METRICS)[number];
 
 // ---- code lists ------------------------------------------------------------------------------------
 
-export const CODE_LIST_IDS = [
-  'spine-surgery-procedures',
-  'dxa-t-score',
-  'vitamin-d-25oh',
+/** The code lists matched against the problem list and encounter diagnoses (Condition facts). */
+export const CONDITION_CODE_LIST_IDS = [
   'osteoporosis',
   'osteopenia',
   'fragility-fracture',
@@ -58,6 +56,13 @@ export const CODE_LIST_IDS = [
   'rheumatoid-arthritis',
   'hyperparathyroidism',
   'long-term-steroid-use',
+] as const;
+
+export const CODE_LIST_IDS = [
+  'spine-surgery-procedures',
+  'dxa-t-score',
+  'vitamin-d-25oh',
+  ...CONDITION_CODE_LIST_IDS,
   'glucocorticoids',
   'osteoporosis-treatment',
   'dxa-orders',

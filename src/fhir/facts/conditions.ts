@@ -1,21 +1,11 @@
 /** Condition facts: problem-list and encounter diagnoses matched to the knowledge base's condition lists. */
 import { findConceptEntry } from '../../knowledge/index.js';
-import type { CodeListId } from '../../knowledge/schema.js';
+import { CONDITION_CODE_LIST_IDS, type CodeListId } from '../../knowledge/schema.js';
 import { conceptCodes } from '../read/primitives.js';
 import type { ReadCondition } from '../read/resources.js';
 import type { FactContext } from './common.js';
 
-export const CONDITION_LISTS = [
-  'osteoporosis',
-  'osteopenia',
-  'fragility-fracture',
-  'hyperlipidemia',
-  'diabetes',
-  'ckd',
-  'rheumatoid-arthritis',
-  'hyperparathyroidism',
-  'long-term-steroid-use',
-] as const satisfies readonly CodeListId[];
+export const CONDITION_LISTS = CONDITION_CODE_LIST_IDS;
 export type ConditionListId = (typeof CONDITION_LISTS)[number];
 
 export interface ConditionFact {

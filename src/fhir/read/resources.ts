@@ -482,27 +482,22 @@ export function readResource(log: IssueLog, value: unknown, options: ReadOptions
   if (type === 'OperationOutcome' || type === 'Bundle') return undefined;
   const { base, site } = readBase(log, value, type, options.fallbackId);
   if (options.asRequest === true) return readRequestFields(base, site, value);
-  switch (type) {
-    case 'Patient':
-      return readPatient(base, site, value);
-    case 'Observation':
-      return readObservation(base, site, value);
-    case 'DiagnosticReport':
-      return readDiagnosticReport(base, site, value);
-    case 'Condition':
-      return readCondition(base, site, value);
-    case 'Medication':
-      return readMedication(base, site, value);
-    case 'MedicationRequest':
-      return readMedicationRequest(base, site, value);
-    case 'MedicationStatement':
-      return readMedicationStatement(base, site, value);
-    case 'ImagingStudy':
-      return readImagingStudy(base, site, value);
-    default:
-      return readRequestFields(base, site, value);
-  }
+  return (READERS[type] ?? readRequestFields)(base, site, value);
 }
+
+type Reader = (base: Base, site: ReadSite, raw: JsonRecord) => ReadResource;
+
+/** The reader of each resource type the rules use; any other type is read for its request fields. */
+const READERS: Partial<Record<string, Reader>> = {
+  Patient: readPatient,
+  Observation: readObservation,
+  DiagnosticReport: readDiagnosticReport,
+  Condition: readCondition,
+  Medication: readMedication,
+  MedicationRequest: readMedicationRequest,
+  MedicationStatement: readMedicationStatement,
+  ImagingStudy: readImagingStudy,
+};
 
 export function isType<T extends ReadResource['resourceType']>(
   type: T,
