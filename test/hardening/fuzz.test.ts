@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../../src/services/index.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
-import { shippedKnowledgeBase, shippedPrefetchTemplates } from '../helpers/knowledge.js';
+import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { loadScenario, toEvaluationInput } from '../rules/scenario-harness.js';
+import { scenarioHookBody } from '../rules/scenario-harness.js';
 
 const SIGN = '/cds-services/spine-surgery-bone-health';
 const FEEDBACK = `${SIGN}/feedback`;
@@ -100,22 +100,12 @@ describe('property-based: arbitrary input never makes a 5xx', () => {
     });
     await new Promise<void>((r) => fhirServer.listen(0, '127.0.0.1', r));
     fhirUrl = `http://127.0.0.1:${(fhirServer.address() as AddressInfo).port}/fhir`;
-    const kb = shippedKnowledgeBase();
-    const templates = shippedPrefetchTemplates();
-    const { bundle, expected } = loadScenario(SCENARIO);
-    const input = toEvaluationInput(bundle, expected, templates);
-    base = JSON.parse(
-      JSON.stringify({
-        hook: input.hook,
-        hookInstance: input.hookInstance,
-        context: input.context,
-        prefetch: input.prefetch,
-      }),
-    ) as Json;
+    const scenario = scenarioHookBody(SCENARIO);
+    base = scenario.body as Json;
     svc = await startTestService({
       store: new Store(await openDb({ dataDir: 'memory://' })),
-      services: createServices(kb),
-      now: () => input.now,
+      services: createServices(shippedKnowledgeBase()),
+      now: () => scenario.now,
       fhirTimeoutMs: 1000,
       fhirServers: [fhirUrl],
     });

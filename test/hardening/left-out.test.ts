@@ -11,9 +11,9 @@ import type { CdsCard } from '../../src/cds/types.js';
 import { createServices } from '../../src/services/index.js';
 import { openDb } from '../../src/store/db.js';
 import { Store } from '../../src/store/store.js';
-import { shippedKnowledgeBase, shippedPrefetchTemplates } from '../helpers/knowledge.js';
+import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { loadScenario, toEvaluationInput } from '../rules/scenario-harness.js';
+import { scenarioHookBody } from '../rules/scenario-harness.js';
 
 const SIGN = '/cds-services/spine-surgery-bone-health';
 const SCENARIO = 'lumbar-ct-hu-low-and-vbq-above-critical';
@@ -34,21 +34,13 @@ describe('malformed elements in the prefetch are left out, and the card says so'
   let patientId: string;
 
   beforeAll(async () => {
-    const { bundle, expected } = loadScenario(SCENARIO);
-    const input = toEvaluationInput(bundle, expected, shippedPrefetchTemplates());
-    patientId = input.context.patientId;
-    base = JSON.parse(
-      JSON.stringify({
-        hook: input.hook,
-        hookInstance: input.hookInstance,
-        context: input.context,
-        prefetch: input.prefetch,
-      }),
-    ) as HookBody;
+    const scenario = scenarioHookBody(SCENARIO);
+    base = scenario.body as HookBody;
+    patientId = base.context.patientId as string;
     svc = await startTestService({
       store: new Store(await openDb({ dataDir: 'memory://' })),
       services: createServices(shippedKnowledgeBase()),
-      now: () => input.now,
+      now: () => scenario.now,
     });
   });
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Bundle, Coding, FhirResource } from 'fhir/r4.js';
 import type { HydratedPrefetch } from '../../src/cds/types.js';
 import type { EvaluationInput } from '../../src/services/bone-health.js';
+import { shippedPrefetchTemplates } from '../helpers/knowledge.js';
 
 export const SCENARIO_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -135,5 +136,16 @@ export function toEvaluationInput(
           : base,
     prefetch,
     now: new Date(expected.now),
+  };
+}
+
+/** A scenario as the JSON body an EHR would post (with its prefetch), and the clock of the scenario. */
+export function scenarioHookBody(name: string): { body: unknown; now: Date } {
+  const { bundle, expected } = loadScenario(name);
+  const input = toEvaluationInput(bundle, expected, shippedPrefetchTemplates());
+  const { hook, hookInstance, context, prefetch } = input;
+  return {
+    body: JSON.parse(JSON.stringify({ hook, hookInstance, context, prefetch })) as unknown,
+    now: input.now,
   };
 }
