@@ -11,6 +11,7 @@ import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { createImagingRouter } from './imaging/api.js';
+import { createPacsWatcherFromConfig } from './pacs-watch/index.js';
 import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -198,6 +199,20 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 
   writeback?.start();
 
+  // --- Radiology loop (issue 17): with PACS_WATCH=on the watcher measures the ROI reports viewers save to
+  // the PACS and writes the results through the outbox above; its timers are unref'd, close() stops it.
+  const pacsWatcher = writeback
+    ? createPacsWatcherFromConfig({
+        config,
+        store,
+        writeback,
+        logger: logger.child({ component: 'pacs-watch' }),
+        now,
+      })
+    : undefined;
+  pacsWatcher?.start();
+  // --- end radiology loop
+
   return {
     app,
     store,
@@ -206,6 +221,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     async close() {
       clearInterval(purge);
       // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
+      await pacsWatcher?.stop();
       await writeback?.stop();
       await audit.close();
       memory?.close();

@@ -26,6 +26,8 @@ import {
 
 /** Outbox `kind` of FHIR Observation writes. */
 export const OBSERVATION_OUTBOX_KIND = 'fhir-observation';
+/** Outbox `kind` of amendments (a corrected measurement replacing the Observation with its identifier). */
+export const OBSERVATION_AMEND_OUTBOX_KIND = 'fhir-observation-amend';
 
 export interface BackoffPolicy {
   /** Delay before the first retry. */
@@ -96,6 +98,14 @@ export interface WritebackOutboxOptions {
 export interface WritebackOutbox {
   /** Queues an Observation; the same measurement identifier is queued once (`created: false` after). */
   enqueueObservation(observation: Observation): Promise<{ id: number; created: boolean }>;
+  /**
+   * Queues an amendment of the Observation with this one's identifier (status `amended`); `revision`
+   * names the correction (e.g. the corrected report's SOP Instance UID), so each correction is queued once.
+   */
+  enqueueObservationAmendment(
+    observation: Observation,
+    revision: string,
+  ): Promise<{ id: number; created: boolean }>;
   /** Queues a DICOM SR for STOW-RS to a PACS; the same SOPInstanceUID is queued once. */
   enqueueDicomSr(sr: DicomSrInput): Promise<{ id: number; created: boolean }>;
   /** Processes what is due now (up to `batchSize` items) and reports what happened. */
@@ -141,6 +151,12 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
     [DICOM_SR_OUTBOX_KIND]: createDicomSrHandler(),
     ...options.handlers,
     [OBSERVATION_OUTBOX_KIND]: (payload, signal) => writer.write(payload as Observation, signal),
+    [OBSERVATION_AMEND_OUTBOX_KIND]: (payload, signal) => {
+      if (!writer.amend) {
+        throw new WriteError('invalid-observation', 'this writer cannot amend Observations', false);
+      }
+      return writer.amend(payload as Observation, signal);
+    },
   };
 
   const inFlight = new Set<Promise<unknown>>();
@@ -307,6 +323,24 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
         );
       }
       const queued = await store.enqueue(OBSERVATION_OUTBOX_KIND, dedupeKey, observation, now());
+      wake?.();
+      return queued;
+    },
+    async enqueueObservationAmendment(observation, revision) {
+      if (observation?.resourceType !== 'Observation' || observation.status !== 'amended') {
+        throw new AppError(
+          'invalid-resource',
+          'only Observations with status amended can be queued as amendments',
+        );
+      }
+      if (!observation.subject?.reference && !placeholderSubject(observation.subject)) {
+        throw new AppError(
+          'invalid-resource',
+          'Observation needs a subject reference or a Patient identifier',
+        );
+      }
+      const dedupeKey = `${OBSERVATION_AMEND_OUTBOX_KIND}:${observationDedupeKey(observation).slice(OBSERVATION_OUTBOX_KIND.length + 1)}|${revision}`;
+      const queued = await store.enqueue(OBSERVATION_AMEND_OUTBOX_KIND, dedupeKey, observation, now());
       wake?.();
       return queued;
     },

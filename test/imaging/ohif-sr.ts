@@ -30,6 +30,8 @@ export function buildViewerSr(
   rois: ViewerRoi[],
   sopInstanceUID = '2.25.999000111222333.1',
   layout: ViewerLabelLayout = 'finding',
+  /** Attributes to set on the document (e.g. a later ContentTime for a corrected report). */
+  extra: NaturalizedDataset = {},
 ): Buffer {
   const { TID1500, TID300 } = dcmjs.utilities;
   const groups = rois.map((r) => {
@@ -123,6 +125,7 @@ export function buildViewerSr(
     Manufacturer: 'OHIF (test double)',
     ContentDate: '20250315',
     ContentTime: '090000',
+    ...extra,
   };
   delete ds._meta;
   delete ds._vrMap;
