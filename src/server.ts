@@ -11,7 +11,7 @@ import { ehrProfile } from './cds/ehr-profiles.js';
 import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { createImagingRouter } from './imaging/api.js';
-import { createPacsWatcherFromConfig } from './pacs-watch/index.js';
+import { createRadiologyLoop } from './pacs-watch/index.js';
 import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -170,6 +170,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     }),
   });
 
+  // --- Radiology loop (issue 17): with PACS_WATCH=on the watcher measures the ROI reports viewers save to
+  // the PACS and writes the results through the write-back outbox (started with it below, unref'd timers,
+  // stopped by close()); GET /imaging/worklist lists spine MR studies still waiting for a VBQ.
+  const radiology = createRadiologyLoop({
+    config,
+    store,
+    writeback,
+    authenticator,
+    logger: logger.child({ component: 'pacs-watch' }),
+    now,
+  });
+  const pacsWatcher = radiology.watcher;
+  mounts.push(radiology.mount);
+  // --- end radiology loop
+
   const app = createApp({
     config,
     logger,
@@ -199,19 +214,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
 
   writeback?.start();
 
-  // --- Radiology loop (issue 17): with PACS_WATCH=on the watcher measures the ROI reports viewers save to
-  // the PACS and writes the results through the outbox above; its timers are unref'd, close() stops it.
-  const pacsWatcher = writeback
-    ? createPacsWatcherFromConfig({
-        config,
-        store,
-        writeback,
-        logger: logger.child({ component: 'pacs-watch' }),
-        now,
-      })
-    : undefined;
   pacsWatcher?.start();
-  // --- end radiology loop
 
   return {
     app,
