@@ -7,7 +7,14 @@ import type { Authenticator } from '../app.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../http/logger.js';
 import type { Store } from '../store/store.js';
+import type { FhirWriteAuth } from '../writeback/fhir-auth.js';
 import type { WritebackOutbox } from '../writeback/outbox-worker.js';
+import {
+  createTaskCompletionHandler,
+  openMeasurementTasks,
+  TASK_COMPLETE_OUTBOX_KIND,
+  type TaskCompletionPayload,
+} from '../writeback/task-completion.js';
 import { orthancChangesSource, qidoSource } from './sources.js';
 import { createWorklistRouter } from './router.js';
 import { WatchStore } from './watch-store.js';
@@ -57,16 +64,53 @@ export function createRadiologyLoop(deps: {
     'pacsWatch' | 'dicomwebBaseUrl' | 'fhirWrite' | 'dicomDefaultTimezone' | 'viewerUrlTemplate'
   >;
   store: Store;
-  writeback?: Pick<WritebackOutbox, 'enqueueObservation' | 'enqueueObservationAmendment' | 'enqueueDicomSr'>;
+  /** The write-back outbox and its FHIR credentials (undefined without FHIR_WRITE_BASE_URL). */
+  writeback?: WritebackOutbox & { auth: FhirWriteAuth };
   authenticator: Authenticator;
   logger: Logger;
   now?: () => Date;
-  requests?: () => Promise<MeasurementRequest[]>;
-  onMeasured?: (event: MeasuredEvent) => Promise<void>;
+  fhirTimeoutMs?: number;
 }): { watcher?: PacsWatcher; mount: { path: string; label: string; router: Router } } {
-  const { config } = deps;
-  const watcher = deps.writeback
-    ? createPacsWatcherFromConfig({ ...deps, writeback: deps.writeback })
+  const { config, writeback, logger } = deps;
+  // The Task loop: a measurement completes the open VBQ measurement Tasks of its study (an outbox item
+  // after the Observations), and the worklist shows the open Tasks' studies first.
+  const fhir =
+    writeback && config.fhirWrite
+      ? {
+          baseUrl: config.fhirWrite.baseUrl,
+          auth: writeback.auth,
+          ...(deps.fhirTimeoutMs ? { timeoutMs: deps.fhirTimeoutMs } : {}),
+          ...(deps.now ? { now: deps.now } : {}),
+        }
+      : undefined;
+  if (writeback && fhir) writeback.addHandler(TASK_COMPLETE_OUTBOX_KIND, createTaskCompletionHandler(fhir));
+  const watcher = writeback
+    ? createPacsWatcherFromConfig({
+        ...deps,
+        writeback,
+        onMeasured: async (event) => {
+          const payload: TaskCompletionPayload = {
+            studyInstanceUID: event.studyInstanceUID,
+            observations: event.observations.map((o) => o.identifier),
+          };
+          if (payload.observations.length > 0)
+            await writeback.enqueue(TASK_COMPLETE_OUTBOX_KIND, event.srSopInstanceUID, payload);
+        },
+      })
+    : undefined;
+  const requests = fhir
+    ? async (): Promise<MeasurementRequest[]> => {
+        try {
+          return await openMeasurementTasks(fhir);
+        } catch (err) {
+          // The worklist still answers without them (requested studies then show in date order).
+          logger.warn(
+            { err: { code: (err as { code?: string }).code ?? 'error' } },
+            'open Tasks not readable',
+          );
+          return [];
+        }
+      }
     : undefined;
   const ws = new WatchStore(deps.store.db);
   const dicomweb = config.dicomwebBaseUrl ? { baseUrl: config.dicomwebBaseUrl } : undefined;
@@ -78,7 +122,7 @@ export function createRadiologyLoop(deps: {
             buildWorklist({
               dicomweb,
               store: ws,
-              ...(deps.requests ? { requests: deps.requests } : {}),
+              ...(requests ? { requests } : {}),
               ...(config.viewerUrlTemplate ? { viewerUrlTemplate: config.viewerUrlTemplate } : {}),
               ...opts,
             }),

@@ -22,7 +22,9 @@ export type WriteErrorCode =
   | 'patient-not-found'
   | 'patient-ambiguous'
   | 'invalid-observation'
-  | 'bad-response';
+  | 'bad-response'
+  /** A Task completion waits for its Observation to be written first. */
+  | 'observation-pending';
 
 /** A failed write. `message` is safe to log and store: no patient data, no tokens. */
 export class WriteError extends Error {

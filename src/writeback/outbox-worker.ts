@@ -108,6 +108,10 @@ export interface WritebackOutbox {
   ): Promise<{ id: number; created: boolean }>;
   /** Queues a DICOM SR for STOW-RS to a PACS; the same SOPInstanceUID is queued once. */
   enqueueDicomSr(sr: DicomSrInput): Promise<{ id: number; created: boolean }>;
+  /** Queues an item of another kind (its handler registered with `addHandler`); once per dedupe key. */
+  enqueue(kind: string, dedupeKey: string, payload: unknown): Promise<{ id: number; created: boolean }>;
+  /** Registers the handler of a further kind after creation (e.g. the radiology loop's Task completion). */
+  addHandler(kind: string, handler: OutboxHandler): void;
   /** Processes what is due now (up to `batchSize` items) and reports what happened. */
   runOnce(): Promise<{ done: number; retried: number; dead: number }>;
   /** Starts polling in the background; enqueueing wakes it up at once. */
@@ -343,6 +347,20 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
       const queued = await store.enqueue(OBSERVATION_AMEND_OUTBOX_KIND, dedupeKey, observation, now());
       wake?.();
       return queued;
+    },
+    async enqueue(kind, dedupeKey, payload) {
+      if (kind === OBSERVATION_OUTBOX_KIND || kind === OBSERVATION_AMEND_OUTBOX_KIND) {
+        throw new AppError('invalid-resource', 'Observations are queued with enqueueObservation');
+      }
+      const queued = await store.enqueue(kind, `${kind}:${dedupeKey}`, payload, now());
+      wake?.();
+      return queued;
+    },
+    addHandler(kind, handler) {
+      if (kind === OBSERVATION_OUTBOX_KIND || kind === OBSERVATION_AMEND_OUTBOX_KIND) {
+        throw new Error(`the ${kind} handler is the writer's`);
+      }
+      handlers[kind] = handler;
     },
     async enqueueDicomSr(sr) {
       const queued = await store.enqueue(
