@@ -18,6 +18,7 @@ import { loadClientsFile, type CdsClientInput } from './config/clients.js';
 import type { Config } from './config/config.js';
 import { createConsole, CONSOLE_TRY_ISS, type ConsoleDriftSource } from './console/index.js';
 import { createImagingRouter } from './imaging/api.js';
+import { createRadiologyLoop } from './pacs-watch/index.js';
 import { loadCareTeamAssets } from './web/assets.js';
 import { createCareTeamRouter } from './web/router.js';
 import { createClientAuthenticator } from './http/auth/authenticator.js';
@@ -254,6 +255,21 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     }),
   });
 
+  // --- Radiology loop (issue 17): with PACS_WATCH=on the watcher measures the ROI reports viewers save to
+  // the PACS and writes the results through the write-back outbox (started with it below, unref'd timers,
+  // stopped by close()); GET /imaging/worklist lists spine MR studies still waiting for a VBQ.
+  const radiology = createRadiologyLoop({
+    config,
+    store,
+    writeback,
+    authenticator,
+    logger: logger.child({ component: 'pacs-watch' }),
+    now,
+  });
+  const pacsWatcher = radiology.watcher;
+  mounts.push(radiology.mount);
+  // --- end radiology loop
+
   const app = createApp({
     config,
     logger,
@@ -285,6 +301,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   writeback?.start();
   drift?.start();
 
+  pacsWatcher?.start();
+
   return {
     app,
     store,
@@ -295,6 +313,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
       clearInterval(purge);
       await drift?.stop();
       // The write in flight finishes (or its lease runs out) before the store closes: nothing is lost.
+      await pacsWatcher?.stop();
       await writeback?.stop();
       await audit.close();
       await consoleMount.close();

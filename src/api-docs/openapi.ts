@@ -215,6 +215,36 @@ const studyResultSchema = z
   })
   .meta({ id: 'VbqStudyResult' });
 
+/** GET /imaging/worklist (src/pacs-watch/worklist.ts). */
+const worklistSchema = z
+  .object({
+    entries: z.array(
+      z.object({
+        studyInstanceUID: z.string(),
+        studyDate: z.string().optional().describe('YYYY-MM-DD'),
+        studyDescription: z.string().optional(),
+        accessionNumber: z.string().optional(),
+        patientId: z.string().optional().describe('DICOM PatientID'),
+        series: z
+          .object({
+            seriesInstanceUID: z.string(),
+            description: z.string().optional(),
+            region: z.enum(['lumbar', 'cervical']),
+          })
+          .describe('The sagittal T1 series VBQ would be measured on'),
+        requested: z
+          .object({
+            task: z.string().describe('Task/<id> asking radiology to measure VBQ'),
+            plannedSurgeryDate: z.string().optional(),
+            authoredOn: z.string().optional(),
+          })
+          .optional(),
+        viewerUrl: z.string().optional().describe('Opens the study in the viewer (VIEWER_URL_TEMPLATE)'),
+      }),
+    ),
+  })
+  .meta({ id: 'RadiologyWorklist' });
+
 const uploadSchema = z
   .object({
     files: z
@@ -262,6 +292,7 @@ function components(named: [string, z.ZodType][]): Record<string, JsonSchema> {
     writeEntrySchema,
     uploadResultSchema,
     studyResultSchema,
+    worklistSchema,
     uploadSchema,
   ]) {
     const id = z.globalRegistry.get(s)?.id;
@@ -541,6 +572,28 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           'upstream-unavailable',
           ...AUTH_ERRORS,
         ]),
+      },
+    },
+  };
+
+  paths['/imaging/worklist'] = {
+    get: {
+      operationId: 'radiologyWorklist',
+      summary:
+        'Spine MR studies with a sagittal T1 series and no VBQ yet: requested ones first (soonest surgery), then newest first',
+      tags: ['Imaging'],
+      security: SECURED,
+      parameters: [
+        {
+          name: 'limit',
+          in: 'query',
+          required: false,
+          schema: { type: 'integer', minimum: 1, maximum: 1000 },
+        },
+      ],
+      responses: {
+        '200': { description: 'The worklist', content: json(ref('RadiologyWorklist')) },
+        ...errorResponses(['invalid-request', 'upstream-unavailable', ...AUTH_ERRORS]),
       },
     },
   };

@@ -13,6 +13,7 @@ import {
 } from '../knowledge/index.js';
 import type { Finding } from '../rules/index.js';
 import { citationLinks } from './citations.js';
+import { radiologyTaskSuggestion } from './radiology-task.js';
 import { renderedLength } from './format.js';
 import { suggestedOrder, type OrderContext, type SuggestedOrderKind } from './service-requests.js';
 import { uuidV5 } from './uuid.js';
@@ -192,6 +193,8 @@ export function buildCards(kb: KnowledgeBase, findings: Finding[], ctx: OrderCon
       overrideReasons,
     };
     const suggested = suggestions(kb, finding, ctx, uuid, `${head} (before ${finding.procedure.label})`);
+    const radiology = radiologyTaskSuggestion(finding, ctx, uuid); // issue 17: VBQ on the existing MR
+    if (radiology !== undefined) suggested.push(radiology);
     if (suggested.length > 0) {
       card.suggestions = suggested;
       card.selectionBehavior = 'any';

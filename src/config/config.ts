@@ -126,6 +126,17 @@ const envSchema = z.object({
     .optional(),
   CONSOLE_SESSION_HOURS: intInRange('CONSOLE_SESSION_HOURS', 1, 24 * 7).optional(),
   CONSOLE_TEST_FHIR_SERVER: httpUrl('CONSOLE_TEST_FHIR_SERVER').optional(),
+  // --- Radiology loop (issue 17): PACS watcher and worklist -------------------------------------------
+  PACS_WATCH: z.enum(['on', 'off'], { message: 'PACS_WATCH must be on or off' }).optional(),
+  PACS_WATCH_INTERVAL_MS: intInRange('PACS_WATCH_INTERVAL_MS', 1000, 24 * 3600_000).optional(),
+  PACS_WATCH_ORTHANC: z.enum(['on', 'off'], { message: 'PACS_WATCH_ORTHANC must be on or off' }).optional(),
+  VIEWER_URL_TEMPLATE: z
+    .string()
+    .refine(
+      (v) => v.includes('{StudyInstanceUID}') && URL.canParse(v.replace(/\{[A-Za-z]+\}/g, 'x')),
+      'VIEWER_URL_TEMPLATE must be a URL containing {StudyInstanceUID}',
+    )
+    .optional(),
 });
 
 /** Every variable the service reads (besides the SMART write-back ones read in writeback/setup.ts). */
@@ -163,6 +174,13 @@ export interface Config {
     outboxPollMs: number;
   };
   dicomwebBaseUrl?: string;
+  /**
+   * The PACS watcher (PACS_WATCH=on): polls the PACS every `intervalMs` for new ROI reports; with
+   * PACS_WATCH_ORTHANC=on through Orthanc's change feed at `orthancUrl` (DICOMWEB_BASE_URL's parent).
+   */
+  pacsWatch?: { intervalMs: number; orthancUrl?: string };
+  /** Viewer link of a study on the radiology worklist: {StudyInstanceUID} is replaced (VIEWER_URL_TEMPLATE). */
+  viewerUrlTemplate?: string;
   /** Largest imaging upload (all parts together); above it: 413. */
   imagingMaxUploadBytes?: number;
   /** UTC offset for DICOM times that carry none; without it Observations carry the date only. */
@@ -294,6 +312,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && e.CONSOLE_OIDC_ISSUER && !e.CONSOLE_SESSION_SECRET) {
     problems.push('CONSOLE_SESSION_SECRET is required with CONSOLE_OIDC_ISSUER when NODE_ENV=production');
   }
+  if (e.PACS_WATCH === 'on' && (!e.DICOMWEB_BASE_URL || !e.FHIR_WRITE_BASE_URL)) {
+    problems.push(
+      'PACS_WATCH=on needs DICOMWEB_BASE_URL (the PACS to watch) and FHIR_WRITE_BASE_URL (where results are written)',
+    );
+  }
+  if (
+    e.PACS_WATCH_ORTHANC === 'on' &&
+    e.DICOMWEB_BASE_URL &&
+    !/\/[^/]+\/?$/.test(new URL(e.DICOMWEB_BASE_URL).pathname)
+  ) {
+    problems.push(
+      'PACS_WATCH_ORTHANC=on needs DICOMWEB_BASE_URL under Orthanc, e.g. http://orthanc:8042/dicom-web',
+    );
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -323,6 +355,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
     dicomwebBaseUrl: e.DICOMWEB_BASE_URL?.replace(/\/+$/, ''),
+    pacsWatch:
+      e.PACS_WATCH === 'on'
+        ? {
+            intervalMs: e.PACS_WATCH_INTERVAL_MS ?? 30_000,
+            ...(e.PACS_WATCH_ORTHANC === 'on' && e.DICOMWEB_BASE_URL
+              ? { orthancUrl: e.DICOMWEB_BASE_URL.replace(/\/+$/, '').replace(/\/[^/]+$/, '') }
+              : {}),
+          }
+        : undefined,
+    viewerUrlTemplate: e.VIEWER_URL_TEMPLATE,
     imagingMaxUploadBytes: e.IMAGING_MAX_UPLOAD_BYTES,
     dicomDefaultTimezone: e.DICOM_DEFAULT_TIMEZONE,
     fhirLimits: {

@@ -177,6 +177,13 @@ export function assessMrImage(h: DicomHeader, region: Region): Refusal[] {
   return out;
 }
 
+/** True when the header names a spine examination (body part, study, series or protocol). */
+export function isSpineExamination(h: DicomHeader): boolean {
+  return SPINE_WORDS.test(
+    [h.bodyPartExamined, h.studyDescription, h.seriesDescription, h.protocolName].filter(Boolean).join(' '),
+  );
+}
+
 /** Refuses images whose header names a body part other than the spine, or the other spine region. */
 export function assessRegion(h: DicomHeader, region: Region): Refusal[] {
   const text = [h.bodyPartExamined, h.studyDescription, h.seriesDescription, h.protocolName]

@@ -59,8 +59,24 @@ export async function fetchStudyFromDicomweb(
   candidates.sort((a, b) => srContentKey(b.ds).localeCompare(srContentKey(a.ds)));
   const chosen = candidates[0];
   if (!chosen) throw new AppError('not-found', 'the study has no TID 1500 ROI report to measure');
-  const referenced = new Set(chosen.rois.rois.map((r) => r.sopInstanceUID));
-  const evidenceSeries = seq(chosen.ds, 'CurrentRequestedProcedureEvidenceSequence')
+  const { files } = await fetchReferencedImages(opts, studyInstanceUID, chosen.ds, chosen.rois);
+  const { skipped, ...rois } = chosen.rois;
+  const srSop = rois.source.kind === 'sr' ? rois.source.srSopInstanceUID : '';
+  return { files, rois, srFile: chosen.file, srSopInstanceUID: srSop, skipped };
+}
+
+/**
+ * The image series an ROI report's ROIs are drawn on: those its evidence sequence lists for the referenced
+ * images, else every non-SR series of the study. Returns their files and the series UIDs (sorted).
+ */
+export async function fetchReferencedImages(
+  opts: DicomwebClientOptions,
+  studyInstanceUID: string,
+  sr: Record<string, unknown>,
+  rois: RoiInput,
+): Promise<{ files: Uint8Array[]; seriesInstanceUIDs: string[] }> {
+  const referenced = new Set(rois.rois.map((r) => r.sopInstanceUID));
+  const evidenceSeries = seq(sr, 'CurrentRequestedProcedureEvidenceSequence')
     .flatMap((st) => seq(st, 'ReferencedSeriesSequence'))
     .filter((se) =>
       seq(se, 'ReferencedSOPSequence').some((r) => referenced.has(str(r, 'ReferencedSOPInstanceUID') ?? '')),
@@ -75,7 +91,5 @@ export async function fetchStudyFromDicomweb(
           .map((s) => s.seriesInstanceUID);
   const files: Uint8Array[] = [];
   for (const uid of seriesUids) files.push(...(await retrieveSeries(opts, studyInstanceUID, uid)));
-  const { skipped, ...rois } = chosen.rois;
-  const srSop = rois.source.kind === 'sr' ? rois.source.srSopInstanceUID : '';
-  return { files, rois, srFile: chosen.file, srSopInstanceUID: srSop, skipped };
+  return { files, seriesInstanceUIDs: [...seriesUids].sort() };
 }

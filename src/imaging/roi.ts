@@ -153,6 +153,8 @@ export const SR_CODES = {
   trackingIdentifier: { value: '112039', scheme: 'DCM', meaning: 'Tracking Identifier' },
   trackingUid: { value: '112040', scheme: 'DCM', meaning: 'Tracking Unique Identifier' },
   finding: { value: '121071', scheme: 'DCM', meaning: 'Finding' },
+  /** TID 1501 qualitative comment: where @cornerstonejs/adapters (LabelData) writes an annotation's label. */
+  comment: { value: '121106', scheme: 'DCM', meaning: 'Comment' },
   findingSite: { value: '363698007', scheme: 'SCT', meaning: 'Finding Site' },
   mean: { value: '373098007', scheme: 'SCT', meaning: 'Mean' },
   standardDeviation: { value: '386136009', scheme: 'SCT', meaning: 'Standard Deviation' },
@@ -262,7 +264,10 @@ export function readRoisFromSr(sr: NaturalizedDataset): RoiInput & { skipped: st
     const trackingUid = items.find((i) => is(concept(i), SR_CODES.trackingUid));
     const id = (trackingUid && str(trackingUid, 'UID')) ?? `group-${gi}`;
     const name = trackingId ?? id;
-    const scoord = findAll(group, (n) => str(n, 'ValueType') === 'SCOORD')[0];
+    // The outline, not a label's text-box position: @cornerstonejs/adapters adds a POINT SCOORD for a moved
+    // label box next to the measurement's own outline.
+    const scoords = findAll(group, (n) => str(n, 'ValueType') === 'SCOORD');
+    const scoord = scoords.find((n) => str(n, 'GraphicType')?.toUpperCase() !== 'POINT') ?? scoords[0];
     if (!scoord) {
       if (findAll(group, (n) => str(n, 'ValueType') === 'SCOORD3D').length > 0) {
         skipped.push(`${name}: 3D (patient coordinate) outlines are not supported; export image coordinates`);
@@ -303,9 +308,18 @@ export function readRoisFromSr(sr: NaturalizedDataset): RoiInput & { skipped: st
         s?.value && (s.scheme === 'SCT' || s.scheme === 'SRT') ? SITE_BY_CODE.get(s.value) : undefined;
       if (l) level = l;
     }
-    // Fallback: free-text labels (tracking identifier, or a viewer's free-text finding).
+    // Fallback: free-text labels, in the places the viewers put them: a free-text finding (OHIF v2/v3 via
+    // dcmjs: CST4 CORNERSTONEFREETEXT or 99dcmjs CS3DTEXT), a free-text finding site (older OHIF v3), a
+    // TID 1501 Comment (current @cornerstonejs/adapters, which drops the free-text finding), the tracking
+    // identifier ("<tool>:<label>").
+    const siteTexts = sites
+      .filter((s) => !(s?.value && (s.scheme === 'SCT' || s.scheme === 'SRT') && SITE_BY_CODE.has(s.value)))
+      .map((s) => s?.meaning);
+    const comments = findAll(group, (n) => is(concept(n), SR_CODES.comment)).map((n) => str(n, 'TextValue'));
     const labels = [
-      ...findings.map((f) => f?.meaning).filter((m): m is string => typeof m === 'string'),
+      ...[...findings.map((f) => f?.meaning), ...siteTexts, ...comments].filter(
+        (m): m is string => typeof m === 'string' && m.trim() !== '',
+      ),
       ...(trackingId
         ? [trackingId.includes(':') ? trackingId.slice(trackingId.lastIndexOf(':') + 1) : trackingId]
         : []),

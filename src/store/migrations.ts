@@ -226,4 +226,80 @@ export const MIGRATIONS: Migration[] = [
        )`,
     ],
   },
+  {
+    version: 60,
+    name: 'PACS watcher: checkpoint, one claim row per ROI report (shared by replicas), result lineage for amendments',
+    statements: [
+      `CREATE TABLE pacs_watch_checkpoint (
+         source text PRIMARY KEY,
+         position text NOT NULL,
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      `CREATE TABLE pacs_watch_report (
+         sop_instance_uid text PRIMARY KEY,
+         study_instance_uid text NOT NULL,
+         series_instance_uid text NOT NULL,
+         status text NOT NULL,
+         owner text,
+         claimed_until timestamptz,
+         attempts integer NOT NULL DEFAULT 0,
+         reason text,
+         lineage_key text,
+         content_key text,
+         result text,
+         created_at timestamptz NOT NULL DEFAULT now(),
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      'CREATE INDEX pacs_watch_report_status ON pacs_watch_report (status, updated_at)',
+      'CREATE INDEX pacs_watch_report_study ON pacs_watch_report (study_instance_uid)',
+      `CREATE TABLE pacs_watch_lineage (
+         lineage_key text NOT NULL,
+         metric text NOT NULL,
+         study_instance_uid text NOT NULL,
+         identifier_value text NOT NULL,
+         sr_sop_instance_uid text NOT NULL,
+         content_key text NOT NULL,
+         revision integer NOT NULL DEFAULT 0,
+         updated_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (lineage_key, metric)
+       )`,
+      'CREATE INDEX pacs_watch_lineage_study ON pacs_watch_lineage (study_instance_uid)',
+    ],
+    sqlite: [
+      `CREATE TABLE pacs_watch_checkpoint (
+         source text PRIMARY KEY,
+         position text NOT NULL,
+         updated_at text NOT NULL DEFAULT ${NOW}
+       )`,
+      `CREATE TABLE pacs_watch_report (
+         sop_instance_uid text PRIMARY KEY,
+         study_instance_uid text NOT NULL,
+         series_instance_uid text NOT NULL,
+         status text NOT NULL,
+         owner text,
+         claimed_until text,
+         attempts integer NOT NULL DEFAULT 0,
+         reason text,
+         lineage_key text,
+         content_key text,
+         result text,
+         created_at text NOT NULL DEFAULT ${NOW},
+         updated_at text NOT NULL DEFAULT ${NOW}
+       )`,
+      'CREATE INDEX pacs_watch_report_status ON pacs_watch_report (status, updated_at)',
+      'CREATE INDEX pacs_watch_report_study ON pacs_watch_report (study_instance_uid)',
+      `CREATE TABLE pacs_watch_lineage (
+         lineage_key text NOT NULL,
+         metric text NOT NULL,
+         study_instance_uid text NOT NULL,
+         identifier_value text NOT NULL,
+         sr_sop_instance_uid text NOT NULL,
+         content_key text NOT NULL,
+         revision integer NOT NULL DEFAULT 0,
+         updated_at text NOT NULL DEFAULT ${NOW},
+         PRIMARY KEY (lineage_key, metric)
+       )`,
+      'CREATE INDEX pacs_watch_lineage_study ON pacs_watch_lineage (study_instance_uid)',
+    ],
+  },
 ];

@@ -22,7 +22,9 @@ export type WriteErrorCode =
   | 'patient-not-found'
   | 'patient-ambiguous'
   | 'invalid-observation'
-  | 'bad-response';
+  | 'bad-response'
+  /** A Task completion waits for its Observation to be written first. */
+  | 'observation-pending';
 
 /** A failed write. `message` is safe to log and store: no patient data, no tokens. */
 export class WriteError extends Error {
@@ -40,8 +42,11 @@ export class WriteError extends Error {
 }
 
 export interface WriteResult {
-  /** `created` = 201; `exists` = 200, the server already held an Observation with this identifier. */
-  outcome: 'created' | 'exists';
+  /**
+   * `created` = 201; `exists` = 200, the server already held an Observation with this identifier;
+   * `amended` = an amendment replaced the Observation with this identifier (conditional update).
+   */
+  outcome: 'created' | 'exists' | 'amended';
   status: number;
   /** `Observation/<id>` when the server told us the id. */
   reference?: string;
@@ -52,6 +57,12 @@ export interface WriteResult {
 /** Writes Observations; implemented over HTTP by `createObservationWriter`, replaceable in other wiring. */
 export interface ObservationWriter {
   write(observation: Observation, signal?: AbortSignal): Promise<WriteResult>;
+  /**
+   * Replaces the Observation carrying this one's identifier (a corrected measurement, status `amended`)
+   * by a conditional update; creates it when the server has none yet (the original write may still be
+   * queued), so the order of the two in the outbox does not matter.
+   */
+  amend?(observation: Observation, signal?: AbortSignal): Promise<WriteResult>;
 }
 
 export interface ObservationWriterOptions {
@@ -258,7 +269,51 @@ export function createObservationWriter(options: ObservationWriterOptions): Obse
     return `Patient/${id}`;
   }
 
+  async function withSubject(
+    observation: Observation,
+    signal: AbortSignal | undefined,
+  ): Promise<Observation> {
+    const placeholder = placeholderSubject(observation.subject);
+    if (placeholder) {
+      return { ...observation, subject: { reference: await resolvePatient(placeholder, signal) } };
+    }
+    if (!observation.subject?.reference) {
+      throw new WriteError(
+        'invalid-observation',
+        'Observation has no subject reference or Patient identifier',
+        false,
+      );
+    }
+    return observation;
+  }
+
   return {
+    async amend(observation, signal) {
+      if (observation.resourceType !== 'Observation') {
+        throw new WriteError('invalid-observation', 'payload is not an Observation', false);
+      }
+      // The same identifier query as the conditional create: one logical Observation per measurement.
+      const query = ifNoneExistFor(observation);
+      const toWrite = await withSubject(observation, signal);
+      const what = 'amending the Observation';
+      const { res, body } = await send(
+        what,
+        `${base}/Observation?${query}`,
+        {
+          method: 'PUT',
+          headers: { 'content-type': FHIR_JSON, prefer: 'return=representation' },
+          body: JSON.stringify(toWrite),
+        },
+        signal,
+      );
+      if (res.status !== 200 && res.status !== 201) throw statusError(what, res, body, now().getTime());
+      return {
+        outcome: res.status === 201 ? 'created' : 'amended',
+        status: res.status,
+        ...optionalReference(res, body),
+        ...(toWrite.subject?.reference ? { subject: toWrite.subject.reference } : {}),
+      };
+    },
     async write(observation, signal) {
       if (observation.resourceType !== 'Observation') {
         throw new WriteError('invalid-observation', 'payload is not an Observation', false);

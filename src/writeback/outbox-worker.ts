@@ -26,6 +26,8 @@ import {
 
 /** Outbox `kind` of FHIR Observation writes. */
 export const OBSERVATION_OUTBOX_KIND = 'fhir-observation';
+/** Outbox `kind` of amendments (a corrected measurement replacing the Observation with its identifier). */
+export const OBSERVATION_AMEND_OUTBOX_KIND = 'fhir-observation-amend';
 
 export interface BackoffPolicy {
   /** Delay before the first retry. */
@@ -96,8 +98,20 @@ export interface WritebackOutboxOptions {
 export interface WritebackOutbox {
   /** Queues an Observation; the same measurement identifier is queued once (`created: false` after). */
   enqueueObservation(observation: Observation): Promise<{ id: number; created: boolean }>;
+  /**
+   * Queues an amendment of the Observation with this one's identifier (status `amended`); `revision`
+   * names the correction (e.g. the corrected report's SOP Instance UID), so each correction is queued once.
+   */
+  enqueueObservationAmendment(
+    observation: Observation,
+    revision: string,
+  ): Promise<{ id: number; created: boolean }>;
   /** Queues a DICOM SR for STOW-RS to a PACS; the same SOPInstanceUID is queued once. */
   enqueueDicomSr(sr: DicomSrInput): Promise<{ id: number; created: boolean }>;
+  /** Queues an item of another kind (its handler registered with `addHandler`); once per dedupe key. */
+  enqueue(kind: string, dedupeKey: string, payload: unknown): Promise<{ id: number; created: boolean }>;
+  /** Registers the handler of a further kind after creation (e.g. the radiology loop's Task completion). */
+  addHandler(kind: string, handler: OutboxHandler): void;
   /** Processes what is due now (up to `batchSize` items) and reports what happened. */
   runOnce(): Promise<{ done: number; retried: number; dead: number }>;
   /** Starts polling in the background; enqueueing wakes it up at once. */
@@ -141,6 +155,12 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
     [DICOM_SR_OUTBOX_KIND]: createDicomSrHandler(),
     ...options.handlers,
     [OBSERVATION_OUTBOX_KIND]: (payload, signal) => writer.write(payload as Observation, signal),
+    [OBSERVATION_AMEND_OUTBOX_KIND]: (payload, signal) => {
+      if (!writer.amend) {
+        throw new WriteError('invalid-observation', 'this writer cannot amend Observations', false);
+      }
+      return writer.amend(payload as Observation, signal);
+    },
   };
 
   const inFlight = new Set<Promise<unknown>>();
@@ -309,6 +329,38 @@ export function createWritebackOutbox(options: WritebackOutboxOptions): Writebac
       const queued = await store.enqueue(OBSERVATION_OUTBOX_KIND, dedupeKey, observation, now());
       wake?.();
       return queued;
+    },
+    async enqueueObservationAmendment(observation, revision) {
+      if (observation?.resourceType !== 'Observation' || observation.status !== 'amended') {
+        throw new AppError(
+          'invalid-resource',
+          'only Observations with status amended can be queued as amendments',
+        );
+      }
+      if (!observation.subject?.reference && !placeholderSubject(observation.subject)) {
+        throw new AppError(
+          'invalid-resource',
+          'Observation needs a subject reference or a Patient identifier',
+        );
+      }
+      const dedupeKey = `${OBSERVATION_AMEND_OUTBOX_KIND}:${observationDedupeKey(observation).slice(OBSERVATION_OUTBOX_KIND.length + 1)}|${revision}`;
+      const queued = await store.enqueue(OBSERVATION_AMEND_OUTBOX_KIND, dedupeKey, observation, now());
+      wake?.();
+      return queued;
+    },
+    async enqueue(kind, dedupeKey, payload) {
+      if (kind === OBSERVATION_OUTBOX_KIND || kind === OBSERVATION_AMEND_OUTBOX_KIND) {
+        throw new AppError('invalid-resource', 'Observations are queued with enqueueObservation');
+      }
+      const queued = await store.enqueue(kind, `${kind}:${dedupeKey}`, payload, now());
+      wake?.();
+      return queued;
+    },
+    addHandler(kind, handler) {
+      if (kind === OBSERVATION_OUTBOX_KIND || kind === OBSERVATION_AMEND_OUTBOX_KIND) {
+        throw new Error(`the ${kind} handler is the writer's`);
+      }
+      handlers[kind] = handler;
     },
     async enqueueDicomSr(sr) {
       const queued = await store.enqueue(

@@ -13,6 +13,14 @@ export interface ViewerRoi {
 }
 
 /**
+ * Where the writer puts the label: `finding` = a free-text finding (CST4 CORNERSTONEFREETEXT, OHIF via
+ * dcmjs); `finding-site` = only a free-text finding site (older OHIF v3); `comment` = only a TID 1501
+ * Comment (DCM 121106) TEXT item plus the label box position as a POINT SCOORD, as the current
+ * @cornerstonejs/adapters LabelData writes it (it removes the free-text finding).
+ */
+export type ViewerLabelLayout = 'finding' | 'finding-site' | 'comment';
+
+/**
  * Builds a TID 1500 SR the way OHIF / Cornerstone adapters do, with dcmjs's own TID1500 / TID300 classes:
  * label as a free-text finding (CST4 CORNERSTONEFREETEXT), tracking identifier "<tool>:<label>" text,
  * the SCOORD under the first numeric item. Returns a Part-10 buffer.
@@ -21,6 +29,9 @@ export function buildViewerSr(
   p: Phantom,
   rois: ViewerRoi[],
   sopInstanceUID = '2.25.999000111222333.1',
+  layout: ViewerLabelLayout = 'finding',
+  /** Attributes to set on the document (e.g. a later ContentTime for a corrected report). */
+  extra: NaturalizedDataset = {},
 ): Buffer {
   const { TID1500, TID300 } = dcmjs.utilities;
   const groups = rois.map((r) => {
@@ -36,19 +47,64 @@ export function buildViewerSr(
       areaUnit: 'mm2',
       modalityUnit: '1',
       trackingIdentifierTextValue: `Cornerstone3DTools@^0.1.0:${r.shape === 'ellipse' ? 'EllipticalROI' : 'PlanarFreehandROI'}`,
-      finding: { CodeValue: 'CORNERSTONEFREETEXT', CodingSchemeDesignator: 'CST4', CodeMeaning: r.label },
-      findingSites: r.findingSite
-        ? [
-            {
-              CodeValue: r.findingSite.code,
-              CodingSchemeDesignator: r.findingSite.scheme ?? 'SCT',
-              CodeMeaning: r.findingSite.meaning,
+      ...(layout === 'finding'
+        ? {
+            finding: {
+              CodeValue: 'CORNERSTONEFREETEXT',
+              CodingSchemeDesignator: 'CST4',
+              CodeMeaning: r.label,
             },
-          ]
-        : [],
+          }
+        : {}),
+      findingSites: [
+        ...(r.findingSite
+          ? [
+              {
+                CodeValue: r.findingSite.code,
+                CodingSchemeDesignator: r.findingSite.scheme ?? 'SCT',
+                CodeMeaning: r.findingSite.meaning,
+              },
+            ]
+          : []),
+        ...(layout === 'finding-site'
+          ? [{ CodeValue: 'CORNERSTONEFREETEXT', CodingSchemeDesignator: 'CST4', CodeMeaning: r.label }]
+          : []),
+      ],
     };
     const m = r.shape === 'ellipse' ? new TID300.Ellipse(props) : new TID300.Polyline(props);
-    return new TID1500.TID1501MeasurementGroup([m]);
+    if (layout !== 'comment') return new TID1500.TID1501MeasurementGroup([m]);
+    const refSop = props.ReferencedSOPSequence;
+    const labelled = {
+      ReferencedSOPSequence: refSop,
+      contentItem: (): NaturalizedDataset[] => [
+        ...(m as unknown as { contentItem(): NaturalizedDataset[] }).contentItem(),
+        {
+          RelationshipType: 'CONTAINS',
+          ValueType: 'TEXT',
+          ConceptNameCodeSequence: {
+            CodeValue: '121106',
+            CodingSchemeDesignator: 'DCM',
+            CodeMeaning: 'Comment',
+          },
+          TextValue: r.label,
+        },
+        {
+          RelationshipType: 'CONTAINS',
+          ValueType: 'SCOORD',
+          ConceptNameCodeSequence: {
+            CodeValue: 'TextPosition',
+            CodingSchemeDesignator: '99CS3D',
+            CodeMeaning: 'Text Annotation Position',
+          },
+          GraphicType: 'POINT',
+          GraphicData: [r.points[0]![0], r.points[0]![1]],
+          ContentSequence: [
+            { RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ReferencedSOPSequence: refSop },
+          ],
+        },
+      ],
+    };
+    return new TID1500.TID1501MeasurementGroup([labelled as unknown as typeof m]);
   });
   const report = new TID1500.TID1500MeasurementReport({ TID1501MeasurementGroups: groups });
   const source: NaturalizedDataset = {
@@ -69,6 +125,7 @@ export function buildViewerSr(
     Manufacturer: 'OHIF (test double)',
     ContentDate: '20250315',
     ContentTime: '090000',
+    ...extra,
   };
   delete ds._meta;
   delete ds._vrMap;

@@ -7,7 +7,7 @@ import { formatDs, readSrMetricValues, writeMeasurementSr } from '../../src/imag
 import { measureSeries, measureStudy } from '../../src/imaging/vbq.js';
 import { blockByName, ellipseIn, makePhantom } from '../helpers/phantom.js';
 import type { Phantom } from '../helpers/phantom.js';
-import { buildViewerSr } from './ohif-sr.js';
+import { buildViewerSr, lumbarViewerRois } from './ohif-sr.js';
 
 function csfPolyline(p: Phantom, level: string): [number, number][] {
   const c = blockByName(p, 'CSF');
@@ -90,6 +90,37 @@ describe('SR reader (OHIF / Cornerstone style TID 1500 built with dcmjs)', () =>
       srSopInstanceUID: parsed.header.sopInstanceUID,
     });
   });
+
+  it.each(['finding-site', 'comment'] as const)(
+    'reads the label where the viewer writes it only in a %s (older OHIF v3 / current @cornerstonejs/adapters)',
+    async (layout) => {
+      const p = await makePhantom({ noise: 10 });
+      const rois = lumbarViewerRois(p);
+      const sr = buildViewerSr(p, rois, '2.25.999000111222333.7', layout);
+      const parsed = parseDicom(sr);
+      // The label is nowhere else: no free-text finding, and the tracking identifier names the tool only.
+      const text = JSON.stringify(parsed.dataset);
+      expect(text).not.toContain('"121071"');
+      const read = readRoisFromSr(parsed.dataset);
+      expect(read.skipped).toEqual([]);
+      expect(read.rois.map((r) => [r.kind, r.level, r.shape])).toEqual([
+        ['body', 'L1', 'ellipse'],
+        ['body', 'L2', 'ellipse'],
+        ['body', 'L3', 'ellipse'],
+        ['body', 'L4', 'ellipse'],
+        ['csf', 'L3', 'polygon'],
+      ]);
+      // The outline, not the label box position (a POINT), is what is measured.
+      expect(read.rois[0]!.points).toEqual(rois[0]!.points);
+      const fromLayout = await measureSeries({ files: p.files, rois: read });
+      const fromFinding = await measureSeries({
+        files: p.files,
+        rois: readRoisFromSr(parseDicom(buildViewerSr(p, rois)).dataset),
+      });
+      expect(fromLayout[0]!.value).not.toBeNull();
+      expect(fromLayout[0]!.value).toBe(fromFinding[0]!.value);
+    },
+  );
 
   it('rejects non-SR and non-TID-1500 documents as invalid-roi', async () => {
     const p = await makePhantom({ slices: 1 });

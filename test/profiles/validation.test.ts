@@ -45,12 +45,13 @@ beforeAll(() => {
 
 describe('examples', () => {
   const instances = readResourcesDir(resourcesDir).filter(
-    (r) => r.resourceType === 'Observation' || r.resourceType === 'ServiceRequest',
+    (r) =>
+      r.resourceType === 'Observation' || r.resourceType === 'ServiceRequest' || r.resourceType === 'Task',
   );
 
   it('every concrete profile has at least one example', () => {
     const concrete = validator.profiles.filter((url) => !validator.profile(url)?.abstract);
-    expect(concrete.length).toBe(6);
+    expect(concrete.length).toBe(7);
     const claimed = new Set(
       instances.flatMap((r) => ((r['meta'] as Json | undefined)?.['profile'] as string[]) ?? []),
     );
