@@ -268,6 +268,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
   });
   const pacsWatcher = radiology.watcher;
   mounts.push(radiology.mount);
+  consoleMount.setRadiologySource(radiology.consoleSource);
   // --- end radiology loop
 
   const app = createApp({

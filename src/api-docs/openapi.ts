@@ -826,6 +826,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
     ['invalid-request', 'forbidden'],
     [{ name: 'item', in: 'path', required: true, schema: { type: 'integer' } }],
   );
+  paths['/console/radiology'] = consolePage(
+    'consoleRadiology',
+    'The radiology worklist (spine MR studies waiting for a VBQ) and the ROI reports the PACS watcher did not measure',
+  );
   paths['/console/try'] = {
     ...consolePage('consoleTryForm', 'Try a patient: the form (analysts and administrators)', {
       errors: ['forbidden'],

@@ -25,6 +25,7 @@ export const NAV = [
   { path: '/feedback', label: 'Cards and feedback' },
   { path: '/audit', label: 'Audit' },
   { path: '/writeback', label: 'Write-back' },
+  { path: '/radiology', label: 'Radiology' },
   { path: '/try', label: 'Try a patient' },
   { path: '/clients', label: 'Clients' },
 ] as const;

@@ -4,3 +4,4 @@ export type { ConsoleHookEndpoint, ConsoleMount, ConsoleOptions } from './router
 export type { ConsoleDriftSource } from './drift.js';
 export { CONSOLE_ROLES, can, roleFromClaims, type ConsoleRole } from './roles.js';
 export { analyticsCsv, computeFeedbackAnalytics, type FeedbackAnalytics } from './analytics.js';
+export type { ConsoleRadiologySource } from './radiology.js';

@@ -30,6 +30,12 @@ import type { ConsoleDriftSource } from './drift.js';
 import { CONSOLE_CSS, esc, layout } from './html.js';
 import { createConsoleOidc, type PendingLogin } from './oidc.js';
 import {
+  radiologyPage,
+  REPORT_PROBLEM_STATUSES,
+  type ConsoleRadiologySource,
+  type ConsoleWorklistEntry,
+} from './radiology.js';
+import {
   auditPage,
   clientsPage,
   feedbackPage,
@@ -88,6 +94,8 @@ export interface ConsoleMount {
   authLog: ClientAuthLog;
   /** Wires the calibration drift watch in when it is created after the console (src/server.ts). */
   setDriftSource(source: ConsoleDriftSource | undefined): void;
+  /** Wires the radiology loop's worklist and watcher reports in (src/server.ts). */
+  setRadiologySource(source: ConsoleRadiologySource | undefined): void;
   close(): Promise<void>;
 }
 
@@ -243,6 +251,7 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
   const now = options.now ?? (() => new Date());
   const { queries, logger } = options;
   let drift = options.drift;
+  let radiology: ConsoleRadiologySource | undefined;
   const onError = (what: string) => (err: Error) =>
     logger.warn({ err: { message: err.message } }, `console: ${what} write failed; will retry`);
   const cardLog = createCardLog(queries, { onError: onError('card catalogue') });
@@ -644,6 +653,33 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
       );
     });
 
+    router.get('/radiology', async (req, res) => {
+      let worklist: ConsoleWorklistEntry[] | { error: string } | undefined;
+      if (radiology?.worklist) {
+        try {
+          worklist = (await radiology.worklist()).entries;
+        } catch (err) {
+          // The page still shows the watcher's reports; the reason names the failure, never patient data.
+          worklist = { error: err instanceof AppError ? err.message : 'the PACS did not answer' };
+        }
+      }
+      const reports = radiology
+        ? await radiology.reports({ statuses: REPORT_PROBLEM_STATUSES, limit: 200 })
+        : [];
+      page(
+        req,
+        res,
+        'Radiology',
+        '/radiology',
+        radiologyPage({
+          configured: radiology !== undefined,
+          worklist,
+          reports,
+          showIds: can(roleOf(req), 'see-patient-ids'),
+        }),
+      );
+    });
+
     router.get('/clients', async (req, res) => {
       const auth = await queries.clientAuth();
       page(
@@ -688,6 +724,9 @@ export function createConsole(options: ConsoleOptions): ConsoleMount {
     authLog,
     setDriftSource(source) {
       drift = source;
+    },
+    setRadiologySource(source) {
+      radiology = source;
     },
     async close() {
       clearInterval(purge);

@@ -17,8 +17,18 @@ import {
 } from '../writeback/task-completion.js';
 import { orthancChangesSource, qidoSource } from './sources.js';
 import { createWorklistRouter } from './router.js';
-import { WatchStore } from './watch-store.js';
-import { buildWorklist, type MeasurementRequest } from './worklist.js';
+import { REPORT_STATUSES, WatchStore, type ReportRow, type ReportStatus } from './watch-store.js';
+import { buildWorklist, type MeasurementRequest, type WorklistEntry } from './worklist.js';
+
+/** The worklist and the watcher's reports, for a page that shows them (the console's Radiology page). */
+export interface RadiologyView {
+  worklist?: () => Promise<{ entries: WorklistEntry[] }>;
+  reports(options: { statuses?: string[]; limit?: number }): Promise<ReportRow[]>;
+}
+
+function isReportStatus(value: string): value is ReportStatus {
+  return (REPORT_STATUSES as readonly string[]).includes(value);
+}
 import { createPacsWatcher, type MeasuredEvent, type PacsWatcher } from './watcher.js';
 
 export type { MeasuredEvent, PacsWatcher } from './watcher.js';
@@ -70,7 +80,12 @@ export function createRadiologyLoop(deps: {
   logger: Logger;
   now?: () => Date;
   fhirTimeoutMs?: number;
-}): { watcher?: PacsWatcher; mount: { path: string; label: string; router: Router } } {
+}): {
+  watcher?: PacsWatcher;
+  mount: { path: string; label: string; router: Router };
+  /** What the console's Radiology page reads (only when the watcher or a PACS is configured). */
+  consoleSource?: RadiologyView;
+} {
   const { config, writeback, logger } = deps;
   // The Task loop: a measurement completes the open VBQ measurement Tasks of its study (an outbox item
   // after the Observations), and the worklist shows the open Tasks' studies first.
@@ -114,22 +129,35 @@ export function createRadiologyLoop(deps: {
     : undefined;
   const ws = new WatchStore(deps.store.db);
   const dicomweb = config.dicomwebBaseUrl ? { baseUrl: config.dicomwebBaseUrl } : undefined;
+  const worklist = dicomweb
+    ? (opts: { limit?: number }) =>
+        buildWorklist({
+          dicomweb,
+          store: ws,
+          ...(requests ? { requests } : {}),
+          ...(config.viewerUrlTemplate ? { viewerUrlTemplate: config.viewerUrlTemplate } : {}),
+          ...opts,
+        })
+    : undefined;
   const router = createWorklistRouter({
     authenticator: deps.authenticator,
-    ...(dicomweb
+    ...(worklist ? { worklist } : {}),
+  });
+  const consoleSource: RadiologyView | undefined =
+    watcher || worklist
       ? {
-          worklist: (opts: { limit?: number }) =>
-            buildWorklist({
-              dicomweb,
-              store: ws,
-              ...(requests ? { requests } : {}),
-              ...(config.viewerUrlTemplate ? { viewerUrlTemplate: config.viewerUrlTemplate } : {}),
-              ...opts,
+          ...(worklist ? { worklist: () => worklist({}) } : {}),
+          reports: (opts) =>
+            ws.reports({
+              ...(opts.statuses
+                ? { statuses: opts.statuses.filter((x): x is ReportStatus => isReportStatus(x)) }
+                : {}),
+              ...(opts.limit ? { limit: opts.limit } : {}),
             }),
         }
-      : {}),
-  });
+      : undefined;
   return {
+    ...(consoleSource ? { consoleSource } : {}),
     ...(watcher ? { watcher } : {}),
     mount: { path: '/imaging', label: '/imaging/*', router },
   };

@@ -7,17 +7,19 @@
 import type { Db } from '../store/db.js';
 
 /** What became of a report. `claimed` and `retry` are the only states that are worked on again. */
-export type ReportStatus =
-  | 'claimed'
-  | 'retry'
-  | 'measured'
-  | 'amended'
-  | 'superseded'
-  | 'ignored'
-  | 'malformed'
-  | 'refused'
-  | 'own'
-  | 'failed';
+export const REPORT_STATUSES = [
+  'claimed',
+  'retry',
+  'measured',
+  'amended',
+  'superseded',
+  'ignored',
+  'malformed',
+  'refused',
+  'own',
+  'failed',
+] as const;
+export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 export interface ReportRow {
   sopInstanceUID: string;

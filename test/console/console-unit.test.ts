@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isoWeekStart } from '../../src/console/analytics.js';
 import { createClientAuthLog } from '../../src/console/auth-log.js';
 import { cardMarkdown, driftPanel } from '../../src/console/pages.js';
+import { radiologyPage } from '../../src/console/radiology.js';
 import {
   analyticsCsv,
   computeFeedbackAnalytics,
@@ -428,5 +429,45 @@ describe('console configuration', () => {
       roleClaim: 'realm_access.roles',
       testFhirServer: 'https://fhir-test.example.org/r4',
     });
+  });
+});
+
+describe('the Radiology page (worklist and watcher reports)', () => {
+  const entry = {
+    studyInstanceUID: '1.2.826.0.1.3680043.8.498.11',
+    studyDate: '2026-11-20',
+    studyDescription: 'MR LUMBAR SPINE',
+    series: { description: 'SAG T1', region: 'lumbar' },
+    requested: { task: 'Task/t1', plannedSurgeryDate: '2026-12-10' },
+    viewerUrl: 'http://viewer.example/viewer?StudyInstanceUIDs=1.2.826.0.1.3680043.8.498.11',
+  };
+  const report = {
+    sopInstanceUID: '1.2.826.0.1.3680043.8.498.99',
+    status: 'malformed',
+    attempts: 1,
+    reason: 'no ROI content item references an image',
+    updatedAt: new Date('2026-11-21T08:00:00Z'),
+  };
+
+  it('a viewer sees the worklist and the reasons, never the study or SR instance UIDs', () => {
+    const html = radiologyPage({ configured: true, worklist: [entry], reports: [report], showIds: false });
+    expect(html).toContain('MR LUMBAR SPINE');
+    expect(html).toContain('yes (2026-12-10)');
+    expect(html).toContain('no ROI content item references an image');
+    expect(html).toContain('href="http://viewer.example/viewer?StudyInstanceUIDs=');
+    // The viewer link carries the study UID by necessity; no table cell does.
+    expect(html.replace(/href="[^"]*"/g, '')).not.toMatch(/1\.2\.826\.0\.1\.3680043\.8\.498\.(11|99)/);
+  });
+
+  it('an analyst sees the UIDs; an unreadable PACS and an unconfigured loop are said, not hidden', () => {
+    const html = radiologyPage({ configured: true, worklist: [entry], reports: [report], showIds: true });
+    expect(html).toContain('<code>1.2.826.0.1.3680043.8.498.11</code>');
+    expect(html).toContain('<code>1.2.826.0.1.3680043.8.498.99</code>');
+    expect(
+      radiologyPage({ configured: true, worklist: { error: 'timed out' }, reports: [], showIds: true }),
+    ).toContain('The PACS could not be read: timed out');
+    expect(radiologyPage({ configured: false, worklist: undefined, reports: [], showIds: true })).toContain(
+      'not configured',
+    );
   });
 });

@@ -461,6 +461,11 @@ if (!chromiumAvailable) {
       await expectAccessible(page);
       await screenshot(page, 'console-try');
 
+      // The radiology loop is not configured in this demo runtime (no PACS): the page says so.
+      await page.goto(`${base}/console/radiology`);
+      expect(await page.textContent('main')).toContain('radiology loop is not configured');
+      await expectAccessible(page);
+
       await page.goto(`${base}/console/writeback`);
       expect(await page.getByRole('button', { name: /Retry/ }).count()).toBe(0);
       expect(await page.textContent('main')).toContain('console-test-item');
