@@ -19,6 +19,7 @@ import { orthancChangesSource, qidoSource } from './sources.js';
 import { createWorklistRouter } from './router.js';
 import { REPORT_STATUSES, WatchStore, type ReportRow, type ReportStatus } from './watch-store.js';
 import { buildWorklist, type MeasurementRequest, type WorklistEntry } from './worklist.js';
+import { createPacsWatcher, type MeasuredEvent, type PacsWatcher } from './watcher.js';
 
 /** The worklist and the watcher's reports, for a page that shows them (the console's Radiology page). */
 export interface RadiologyView {
@@ -29,7 +30,6 @@ export interface RadiologyView {
 function isReportStatus(value: string): value is ReportStatus {
   return (REPORT_STATUSES as readonly string[]).includes(value);
 }
-import { createPacsWatcher, type MeasuredEvent, type PacsWatcher } from './watcher.js';
 
 export type { MeasuredEvent, PacsWatcher } from './watcher.js';
 export { WatchStore } from './watch-store.js';
