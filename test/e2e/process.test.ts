@@ -73,7 +73,9 @@ describe('the service as a process (npm start) in demo mode', () => {
       NODE_ENV: 'test',
     };
     delete env.CDS_CLIENTS_FILE;
-    child = spawn(TSX, ['src/index.ts'], {
+    // As `npm start` runs it: node with tsx's loader, so SIGTERM reaches the service itself (the tsx CLI
+    // relays signals through a wrapper process that may answer 143 under load before the service exits).
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...env, CDS_CLIENTS_FILE: '', DATABASE_URL: '', HOST: undefined },
     });
