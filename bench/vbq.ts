@@ -11,7 +11,7 @@ import { ensureCodecs } from '../src/imaging/dicom/pixels.js';
 import { parseRoiJson, readRoisFromSr } from '../src/imaging/roi.js';
 import { writeMeasurementSr } from '../src/imaging/sr-writer.js';
 import { measureStudy, measureSeries } from '../src/imaging/vbq.js';
-import { seededUidGenerator } from '../src/imaging/uids.js';
+import { keyedUidGenerator } from '../src/imaging/uids.js';
 import { blockByName, ellipseIn, makePhantom } from '../test/helpers/phantom.js';
 import type { PhantomSyntax } from '../test/helpers/phantom.js';
 
@@ -37,7 +37,14 @@ async function timeIt(fn: () => Promise<void> | void): Promise<number> {
 async function benchSyntax(syntax: PhantomSyntax): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vbq-bench-'));
   try {
-    const p = await makePhantom({ syntax, slices: SLICES, width: SIZE, height: SIZE, noise: 25, seed: 3 });
+    const p = await makePhantom({
+      syntax,
+      slices: SLICES,
+      width: SIZE,
+      height: SIZE,
+      noise: 25,
+      noiseStart: 3,
+    });
     p.files.forEach((f, i) => writeFileSync(join(dir, `IM${String(i).padStart(3, '0')}.dcm`), f));
     const sop = p.sopInstanceUIDs[p.midSlice]!;
     const c = blockByName(p, 'CSF');
@@ -63,7 +70,7 @@ async function benchSyntax(syntax: PhantomSyntax): Promise<void> {
       ],
     });
     const study = await measureStudy({ files: p.files, rois: json });
-    const sr = writeMeasurementSr({ ...study, uid: seededUidGenerator('bench'), now: new Date(0) });
+    const sr = writeMeasurementSr({ ...study, uid: keyedUidGenerator('bench'), now: new Date(0) });
     const srPath = join(dir, 'rois-sr.dcm.sr');
     writeFileSync(srPath, sr.buffer);
 

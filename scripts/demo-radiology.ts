@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'radiology-demo-'));
   const orthanc = await startOrthanc(dir);
   const dicomweb = `http://127.0.0.1:${ORTHANC_PORT}/dicom-web`;
-  const phantom = await makePhantom({ slices: 3, noise: 10, seed: 7 });
+  const phantom = await makePhantom({ slices: 3, noise: 10, noiseStart: 7 });
   await storeInstances({ baseUrl: dicomweb }, phantom.files);
 
   const dist = await ensureOhifDist(path.resolve('.cache/ohif'));

@@ -10,7 +10,7 @@ import { blockByName, ellipseIn, makePhantom } from './phantom.js';
 import type { Block, Phantom } from './phantom.js';
 import { parseRoiJson } from './roi.js';
 import { writeMeasurementSr } from './sr-writer.js';
-import { seededUidGenerator } from './uids.js';
+import { keyedUidGenerator } from './uids.js';
 import { measureStudy } from './vbq.js';
 
 /** Fixed so the sample (and the README's output) is the same on every run. */
@@ -20,7 +20,7 @@ const SAMPLE = {
   height: 256,
   slices: 5,
   noise: 12,
-  seed: 20250314,
+  noiseStart: 20250314,
   srWrittenAt: new Date('2025-03-14T12:00:00Z'),
 } as const;
 
@@ -92,7 +92,7 @@ export async function runSample(
   const study = await measureStudy({ files: p.files, rois: parseRoiJson(roiJson) });
   const sr = writeMeasurementSr({
     ...study,
-    uid: seededUidGenerator(SAMPLE.uidRoot),
+    uid: keyedUidGenerator(SAMPLE.uidRoot),
     now: SAMPLE.srWrittenAt,
   });
   await writeFile(join(dir, 'rois-sr.dcm'), sr.buffer);

@@ -1,7 +1,7 @@
 /**
  * Synthetic lumbar T1 sagittal series with known pixel values: `vbq sample` writes one for the README's
  * example, and the tests measure against its exact truth. Not a model of anatomy: rectangles of constant
- * signal for the vertebral bodies and a CSF band, plus seeded noise.
+ * signal for the vertebral bodies and a CSF band, plus reproducible noise.
  */
 import dcmjs from 'dcmjs';
 import type { NaturalizedDataset } from 'dcmjs';
@@ -11,8 +11,8 @@ import { TRANSFER_SYNTAX } from './dicom/transfer-syntax.js';
 import type { Level } from './roi.js';
 
 /** Deterministic PRNG (mulberry32) so phantom noise is identical on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
+export function prng(start: number): () => number {
+  let a = start >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
@@ -48,7 +48,8 @@ export interface PhantomOptions {
   height?: number;
   slices?: number;
   syntax?: PhantomSyntax;
-  seed?: number;
+  /** Start value of the noise generator: the same value gives the same noise. */
+  noiseStart?: number;
   /** Uniform integer noise in [-noise, noise] added to every pixel. */
   noise?: number;
   /** Stored values per vertebral body (defaults give a lumbar phantom L1-L5 + S1). */
@@ -91,7 +92,7 @@ const DEFAULT_BODIES: Partial<Record<Level, number>> = {
 
 /**
  * Builds a synthetic sagittal T1 spine series: vertebral bodies stacked top to bottom as rectangles of known
- * value (with an endplate band at their top and bottom rows), a vertical CSF band behind them, seeded noise,
+ * value (with an endplate band at their top and bottom rows), a vertical CSF band behind them, reproducible noise,
  * written in the requested transfer syntax. Returns the files and the rescaled truth.
  */
 export async function makePhantom(opts: PhantomOptions = {}): Promise<Phantom> {
@@ -99,7 +100,7 @@ export async function makePhantom(opts: PhantomOptions = {}): Promise<Phantom> {
   const height = opts.height ?? 128;
   const slices = opts.slices ?? 3;
   const noise = opts.noise ?? 0;
-  const rnd = prng(opts.seed ?? 42);
+  const rnd = prng(opts.noiseStart ?? 42);
   const bits = opts.bitsAllocated ?? 16;
   const signed = opts.signed ?? false;
   const slope = opts.rescaleSlope ?? 1;

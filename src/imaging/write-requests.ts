@@ -7,7 +7,7 @@ import type { MeasurementResult, Metric } from './measurement.js';
 import { buildObservation, effectiveDateTime, measurementIdentifier } from './observations.js';
 import { writeMeasurementSr } from './sr-writer.js';
 import type { StudyMeasurement } from './vbq.js';
-import { seededUidGenerator } from './uids.js';
+import { keyedUidGenerator } from './uids.js';
 
 /** One Observation write requested for a valid result: queued, or refused with a reason. */
 export interface WriteEntry {
@@ -72,7 +72,7 @@ export async function enqueueObservations(
 }
 
 /**
- * Writes our measurement SR for a study and queues it for STOW-RS to the PACS. Its UIDs are seeded from
+ * Writes our measurement SR for a study and queues it for STOW-RS to the PACS. Its UIDs are derived from
  * the first valid result's measurement identifier: the same ROI report always yields the same SR, so a
  * re-run is deduplicated in the outbox and the PACS keeps a single copy.
  */
@@ -84,7 +84,7 @@ export async function enqueueMeasurementSr(
 ): Promise<SrWriteEntry> {
   const sr = writeMeasurementSr({
     ...study,
-    uid: seededUidGenerator(`${measurementIdentifier(firstValid).value}|sr`),
+    uid: keyedUidGenerator(`${measurementIdentifier(firstValid).value}|sr`),
     now: opts.now,
   });
   const queued = await writeback.enqueueDicomSr({

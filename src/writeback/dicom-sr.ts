@@ -1,6 +1,6 @@
 /**
  * Durable write-back of our measurement SR to the PACS: a second outbox kind next to the FHIR
- * Observations, processed by the same worker. The SR's UIDs are seeded from the measurement, so the
+ * Observations, processed by the same worker. The SR's UIDs are derived from the measurement, so the
  * outbox dedupe key (its SOPInstanceUID) keeps a re-run from queueing or storing a second copy.
  */
 import { z } from 'zod';

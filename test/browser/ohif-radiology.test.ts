@@ -72,7 +72,7 @@ describe.skipIf(skip)(title, () => {
         ],
       }),
     ]);
-    p = await makePhantom({ slices: 3, noise: 10, seed: 11, uidRoot: '2.25.7401' });
+    p = await makePhantom({ slices: 3, noise: 10, noiseStart: 11, uidRoot: '2.25.7401' });
     await storeInstances({ baseUrl: orthanc.dicomWebUrl }, p.files);
     ohif = await startOhifServer({ dist, dicomwebBaseUrl: orthanc.dicomWebUrl });
     writeback = await createFhirWriteback({

@@ -35,7 +35,7 @@ interface StudyAnswer {
 
 /** A phantom study and the viewer's ROI report for it (L1-L4 ellipses, CSF at L3). */
 async function studyWithSr(uidRoot: string): Promise<{ p: Phantom; sr: Buffer; srUid: string }> {
-  const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, seed: 7, uidRoot });
+  const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, noiseStart: 7, uidRoot });
   const srUid = `${uidRoot}.9.1`;
   const sr = buildViewerSr(p, lumbarViewerRois(p), srUid);
   return { p, sr, srUid };

@@ -86,7 +86,7 @@ describe.each(storeBackends())('POST /imaging/vbq ($name store)', (backend) => {
       store,
       logger: createLogger('silent'),
     });
-    phantom = await makePhantom({ noise: 15, seed: 11, uidRoot: '2.25.5101' });
+    phantom = await makePhantom({ noise: 15, noiseStart: 11, uidRoot: '2.25.5101' });
     patientId = 'phantom-patient';
     plain = await startImagingService(store, { patientIdentifierSystem: PID_SYSTEM });
     writing = await startImagingService(store, {
@@ -130,7 +130,7 @@ describe.each(storeBackends())('POST /imaging/vbq ($name store)', (backend) => {
   });
 
   it('accepts the ROIs as a plain form field and as a DICOM SR, and compressed files', async () => {
-    const j2k = await makePhantom({ syntax: 'jpegls', noise: 15, seed: 11, uidRoot: '2.25.5101' });
+    const j2k = await makePhantom({ syntax: 'jpegls', noise: 15, noiseStart: 11, uidRoot: '2.25.5101' });
     const asField = await plain.upload(
       '/imaging/vbq',
       form({ files: files(j2k), rois: lumbarRois(j2k), roisAsField: true }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { parseDicom } from '../../src/imaging/dicom/parse.js';
-import { seededUidGenerator } from '../../src/imaging/uids.js';
+import { keyedUidGenerator } from '../../src/imaging/uids.js';
 import { parseLabel, parseRoiJson, readRoisFromSr } from '../../src/imaging/roi.js';
 import { formatDs, readSrMetricValues, writeMeasurementSr } from '../../src/imaging/sr-writer.js';
 import { measureSeries, measureStudy } from '../../src/imaging/vbq.js';
@@ -192,7 +192,7 @@ describe('SR writer', () => {
     const study = await measureStudy({ files: p.files, rois: json });
     const written = writeMeasurementSr({
       ...study,
-      uid: seededUidGenerator('test'),
+      uid: keyedUidGenerator('test'),
       now: new Date('2025-03-15T08:00:00Z'),
     });
     const parsed = parseDicom(written.buffer);
@@ -218,10 +218,10 @@ describe('SR writer', () => {
     const stored = readSrMetricValues(parsed.dataset);
     for (const r of study.results) expect(stored[r.metric]).toBeCloseTo(r.value!, 8);
 
-    // Deterministic UIDs: the same seed writes the same instance (idempotent STOW).
+    // Deterministic UIDs: the same key writes the same instance (idempotent STOW).
     const twice = writeMeasurementSr({
       ...study,
-      uid: seededUidGenerator('test'),
+      uid: keyedUidGenerator('test'),
       now: new Date('2025-03-15T08:00:00Z'),
     });
     expect(twice.sopInstanceUID).toBe(written.sopInstanceUID);

@@ -123,7 +123,7 @@ describe.each<PhantomSyntax>(['explicit', 'implicit', 'rle', 'jpegls', 'j2k', 'j
       const { p, sop, b } = await lumbar({
         syntax,
         noise: 30,
-        seed: 1234,
+        noiseStart: 1234,
         rescaleSlope: 2,
         rescaleIntercept: -50,
       });
@@ -204,7 +204,7 @@ describe('levels, exclusions and CSF choice', () => {
   });
 
   it('pools several ROIs of one level into one signal intensity', async () => {
-    const { p, sop, b } = await lumbar({ noise: 40, seed: 9 });
+    const { p, sop, b } = await lumbar({ noise: 40, noiseStart: 9 });
     const l1 = b('L1');
     const left = {
       label: 'L1',

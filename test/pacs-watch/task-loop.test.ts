@@ -47,7 +47,7 @@ describe.skipIf(skip)(title, () => {
   let studyUid: string;
 
   beforeAll(async () => {
-    const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, seed: 7, uidRoot: '2.25.7301' });
+    const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, noiseStart: 7, uidRoot: '2.25.7301' });
     studyUid = p.studyInstanceUID;
     ({ bundle, expected } = loadScenario(SCENARIO));
     // The scenario's patient and MR are the phantom's: the same MRN and Study Instance UID.

@@ -157,7 +157,7 @@ describe.skipIf(skip).each(storeBackends())(`${title} (store: $name)`, (backend)
     layout: ViewerLabelLayout,
     rois?: (p: Phantom) => ViewerRoi[],
   ): Promise<{ p: Phantom; sr: Buffer; srUid: string }> {
-    const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, seed: 7, uidRoot });
+    const p = await makePhantom({ syntax: 'rle', slices: 3, noise: 10, noiseStart: 7, uidRoot });
     const srUid = `${uidRoot}.9.1`;
     const sr = buildViewerSr(p, (rois ?? lumbarViewerRois)(p), srUid, layout, { ContentDate: TODAY });
     const stored = await storeInstances({ baseUrl: orthanc.dicomWebUrl }, [...p.files, sr]);
