@@ -3,7 +3,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'fhir-profiles/fsh-generated/', '**/*.d.ts'] },
+  {
+    // .cache/ holds the OHIF viewer's prebuilt bundle (fetched by its test and the radiology demo).
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'data/',
+      'coverage/',
+      '.cache/',
+      'test-artifacts/',
+      'fhir-profiles/fsh-generated/',
+      '**/*.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
