@@ -21,7 +21,7 @@
  * the order-sign service whose id mentions spine), BENCH_SKIP_BUILD=1 to use the existing dist/,
  * BENCH_NODE_ARGS (extra node flags for the production service, e.g. `--cpu-prof --cpu-prof-dir=<dir>`),
  * BENCH_LOG_LEVEL (the service's LOG_LEVEL; default its own), BENCH_DATABASE_URL (run the service on
- * PostgreSQL instead of PGlite), BENCH_SKIP_DEMO=1 to leave out the demo-mode start, BENCH_KEEP=1 to keep
+ * PostgreSQL instead of the embedded SQLite), BENCH_SKIP_DEMO=1 to leave out the demo-mode start, BENCH_KEEP=1 to keep
  * the working directory with the processes' logs.
  */
 import { spawnSync } from 'node:child_process';
@@ -43,6 +43,7 @@ import {
   announcement,
   cleanEnv,
   freePort,
+  readCpuMs,
   readMemory,
   spawnNode,
   waitFor200,
@@ -224,6 +225,8 @@ interface ServiceRun {
   idle: Memory;
   afterLoad: Memory;
   load: ClosedLoopResult;
+  /** The service process's CPU per answered request during load 1, ms. */
+  loadCpuMsPerRequest: number;
   openLoop: OpenLoopResult;
   selfFetch: SelfFetch;
   cards: number;
@@ -233,8 +236,20 @@ interface ServiceRun {
 interface BaselineRun {
   bare: ClosedLoopResult;
   verify: ClosedLoopResult;
+  /** The baseline process's CPU per answered request (express + JWT), ms. */
+  verifyCpuMsPerRequest: number;
   openLoop: OpenLoopResult;
   tokensSignedDuringLoad: number;
+}
+
+/** CPU the process spent per answered (2xx) request while `phase` ran, ms. */
+async function cpuPerRequest<T extends ClosedLoopResult>(
+  pid: number,
+  phase: () => Promise<T>,
+): Promise<[T, number]> {
+  const before = readCpuMs(pid);
+  const result = await phase();
+  return [result, (readCpuMs(pid) - before) / Math.max(1, result.ok + result.non2xx)];
 }
 
 function serviceEnv(
@@ -431,10 +446,14 @@ async function runService(
     const warm = await warmUp(spec);
     const signMs = loadPool.fill(tokensFor(warm)) + openPool.fill(openLoopTokens());
     say(`  (tokens signed ahead in ${(signMs / 1000).toFixed(1)} s)`);
-    const load = await closedLoop(spec, CONNECTIONS, DURATION_S);
+    const [load, loadCpuMsPerRequest] = await cpuPerRequest(child.pid, () =>
+      closedLoop(spec, CONNECTIONS, DURATION_S),
+    );
     const afterLoad = readMemory(child.pid);
     checkClean('service load', load);
-    say(`  load 1 (${CONNECTIONS} connections): ${fmtLoad(load)}`);
+    say(
+      `  load 1 (${CONNECTIONS} connections): ${fmtLoad(load)}; ${loadCpuMsPerRequest.toFixed(2)} ms CPU per request`,
+    );
     say(
       `  RSS after load ${(afterLoad.rss / MiB).toFixed(0)} MiB (peak ${(afterLoad.peak / MiB).toFixed(0)} MiB)`,
     );
@@ -454,6 +473,7 @@ async function runService(
         idle,
         afterLoad,
         load,
+        loadCpuMsPerRequest,
         openLoop: open,
         selfFetch,
         cards: check.cards,
@@ -511,9 +531,13 @@ async function runBaseline(
     const warm = await warmUp(spec);
     const signMs = pools.load.fill(tokensFor(warm)) + pools.open.fill(openLoopTokens());
     say(`  (tokens signed ahead in ${(signMs / 1000).toFixed(1)} s)`);
-    const verify = await closedLoop(spec, CONNECTIONS, DURATION_S);
+    const [verify, verifyCpuMsPerRequest] = await cpuPerRequest(child.pid, () =>
+      closedLoop(spec, CONNECTIONS, DURATION_S),
+    );
     checkClean('baseline', verify);
-    say(`  express + ES384 JWT verification: ${fmtLoad(verify)}`);
+    say(
+      `  express + ES384 JWT verification: ${fmtLoad(verify)}; ${verifyCpuMsPerRequest.toFixed(2)} ms CPU per request`,
+    );
 
     const open = await openLoop(
       { ...spec, authorization: () => `Bearer ${pools.open.next()}` },
@@ -526,6 +550,7 @@ async function runBaseline(
     return {
       bare,
       verify,
+      verifyCpuMsPerRequest,
       openLoop: open,
       tokensSignedDuringLoad: pools.load.signedDuringLoad + pools.open.signedDuringLoad,
     };
@@ -651,7 +676,8 @@ async function main(): Promise<void> {
         '',
         '>=',
         TARGETS.throughputRatio,
-        `service ${s.load.rps.toFixed(0)} req/s, baseline ${baseline.verify.rps.toFixed(0)} req/s, bare express ${baseline.bare.rps.toFixed(0)} req/s`,
+        `service ${s.load.rps.toFixed(0)} req/s, baseline ${baseline.verify.rps.toFixed(0)} req/s, bare express ${baseline.bare.rps.toFixed(0)} req/s; ` +
+          `CPU per request: service ${s.loadCpuMsPerRequest.toFixed(2)} ms, baseline ${baseline.verifyCpuMsPerRequest.toFixed(2)} ms (ratio ${(baseline.verifyCpuMsPerRequest / s.loadCpuMsPerRequest).toFixed(2)})`,
       ),
       figure(
         'open-loop-p99',
@@ -723,12 +749,16 @@ async function main(): Promise<void> {
           rate: RATE,
           selfFetchCalls: SELF_FETCH_N,
           patient: PATIENT,
-          database: process.env.BENCH_DATABASE_URL ? 'postgresql' : 'pglite',
+          database: process.env.BENCH_DATABASE_URL ? 'postgresql' : 'sqlite',
         },
         figures,
         allPass,
         results: {
           throughput: { service: s.load, baselineVerify: baseline.verify, bareExpress: baseline.bare },
+          cpuMsPerRequest: {
+            service: round(s.loadCpuMsPerRequest, 3),
+            baselineVerify: round(baseline.verifyCpuMsPerRequest, 3),
+          },
           openLoop: { service: s.openLoop, baselineVerify: baseline.openLoop },
           selfFetch: sf,
           production: {
