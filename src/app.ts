@@ -160,8 +160,8 @@ export function createApp(deps: AppDeps): Express {
     fhirAccess: deps.fhirAccess,
   }).map((endpoint) => ({
     definition: endpoint.definition,
-    handle: async (body: unknown, client: { iss: string }) => {
-      const cards = await endpoint.handle(body, client);
+    handle: async (...args: Parameters<typeof endpoint.handle>) => {
+      const cards = await endpoint.handle(...args);
       rememberShownCards(metrics, endpoint.definition.id, cards);
       deps.console?.onCardsShown(endpoint.definition.id, cards, now());
       return cards;

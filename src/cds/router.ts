@@ -5,7 +5,8 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
-import { currentLogger, type Logger } from '../http/logger.js';
+import type { Logger } from '../http/logger.js';
+import { requestLog, type CallLog } from '../http/middleware.js';
 import { jsonBody } from '../http/body.js';
 import { requireJson, routeLabel } from '../http/middleware.js';
 import {
@@ -23,8 +24,11 @@ export interface RequestClient {
 /** One CDS service as HTTP sees it: its discovery entry and the call that answers it. */
 export interface HookEndpoint {
   definition: CdsServiceDefinition;
-  /** Validates and answers one call; throws AppError for anything the caller can fix. */
-  handle(body: unknown, client: RequestClient): Promise<CdsCard[]>;
+  /**
+   * Validates and answers one call; throws AppError for anything the caller can fix. With `call`, the
+   * call's summary joins the HTTP request's one log line; without it, the pipeline logs its own line.
+   */
+  handle(body: unknown, client: RequestClient, call?: CallLog): Promise<CdsCard[]>;
 }
 
 /** Stores validated feedback (idempotent: exact duplicates stored once). */
@@ -75,7 +79,7 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
     next();
   });
   router.post('/cds-services/:id', requireJson, json, async (req, res) => {
-    const cards = await endpointOf(req).handle(req.body, clientOf(res));
+    const cards = await endpointOf(req).handle(req.body, clientOf(res), requestLog(res, deps.logger));
     res.json({ cards });
   });
 
@@ -95,7 +99,7 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
         parsed.data.feedback,
         client,
       );
-      currentLogger(deps.logger).info(
+      requestLog(res, deps.logger).log.info(
         { cdsService: endpoint.definition.id, client: client.iss, inserted, duplicates },
         'feedback stored',
       );

@@ -1,9 +1,8 @@
 /**
- * JSON logging (pino) with a per-request child logger carried by AsyncLocalStorage, so every line of a
- * request carries its request id. Secrets and patient data never reach the log: request bodies and headers
+ * JSON logging (pino). Each request gets a child logger carrying its request id (src/http/middleware.ts
+ * passes it along explicitly). Secrets and patient data never reach the log: request bodies and headers
  * are not logged at all, and the redact list is a second line of defence.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -35,16 +34,4 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
     destination,
   );
-}
-
-const requestScope = new AsyncLocalStorage<Logger>();
-
-/** Runs `fn` with `logger` as the current request logger. */
-export function runWithLogger<T>(logger: Logger, fn: () => T): T {
-  return requestScope.run(logger, fn);
-}
-
-/** The current request's logger, or `fallback` outside a request. */
-export function currentLogger(fallback: Logger): Logger {
-  return requestScope.getStore() ?? fallback;
 }

@@ -6,11 +6,36 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, operationOutcome } from '../errors.js';
 import { bodyError, databaseDataError } from './body.js';
-import { runWithLogger, type Logger } from './logger.js';
+import type { Logger } from './logger.js';
 
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,64}$/;
 
-/** Assigns a request id (a sane incoming X-Request-Id is kept), a child logger, and one access-log line. */
+/**
+ * A request's logger and its one log line: handlers add fields to that line (`annotate`) and may rename it
+ * (`as`), rather than writing a second line about the same request.
+ */
+export interface CallLog {
+  log: Logger;
+  annotate(fields: Record<string, unknown>, message?: string): void;
+}
+
+/** The CallLog of the request `res` answers (the root logger's, outside requestContext). */
+export function requestLog(res: Response, root: Logger): CallLog {
+  const locals = res.locals as { log?: Logger; logFields?: Record<string, unknown>; logMessage?: string };
+  return {
+    log: locals.log ?? root,
+    annotate: (fields, message) => {
+      locals.logFields = { ...locals.logFields, ...fields };
+      if (message !== undefined) locals.logMessage = message;
+    },
+  };
+}
+
+/**
+ * Assigns a request id (a sane incoming X-Request-Id is kept), a child logger, and the request's one log
+ * line, written when the response is sent. The logger travels in `res.locals` rather than in
+ * AsyncLocalStorage, whose promise hooks would tax every await of every request.
+ */
 export function requestContext(root: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.header('x-request-id');
@@ -20,19 +45,22 @@ export function requestContext(root: Logger): RequestHandler {
     res.locals.log = log;
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      // Only method, route template and status: paths can hold patient ids, bodies hold PHI.
+      // Only method, route template and status (plus what handlers annotated, never PHI): paths can hold
+      // patient ids, bodies hold PHI.
+      const locals = res.locals as { logFields?: Record<string, unknown>; logMessage?: string };
       log.info(
         {
           method: req.method,
           route: (res.locals.routeLabel as string | undefined) ?? 'unmatched',
           status: res.statusCode,
           ...(typeof res.locals.errorCode === 'string' ? { code: res.locals.errorCode } : {}),
+          ...locals.logFields,
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
         },
-        'request',
+        locals.logMessage ?? 'request',
       );
     });
-    runWithLogger(log, next);
+    next();
   };
 }
 
@@ -97,19 +125,17 @@ export function errorHandler(root: Logger): ErrorRequestHandler {
     }
     res.locals.errorCode = appError.code;
     if (appError.status >= 500) log.warn({ code: appError.code }, 'request failed');
-    // Every refusal is logged with its stable code (a 401 also with the reason the authenticator found);
-    // never the message details, which may name fields of the request.
-    else
-      log.info(
-        {
-          status: appError.status,
-          code: appError.code,
-          ...(err instanceof AppError && 'reason' in err && typeof err.reason === 'string'
-            ? { reason: err.reason }
-            : {}),
-        },
-        'request refused',
+    // Every refusal is logged with its stable code (a 401 also with the reason the authenticator found),
+    // on the request's one line; never the message details, which may name fields of the request.
+    else {
+      const locals = res.locals as { logMessage?: string };
+      requestLog(res, root).annotate(
+        err instanceof AppError && 'reason' in err && typeof err.reason === 'string'
+          ? { reason: err.reason }
+          : {},
+        locals.logMessage ?? 'request refused',
       );
+    }
     if (res.headersSent) {
       res.end();
       return;

@@ -8,7 +8,8 @@ import { ehrProfile, shapeCards, type EhrProfile } from '../cds/ehr-profiles.js'
 import { describeIssues, type HookEndpoint, type RequestClient } from '../cds/router.js';
 import type { CdsCard, HookRequest, HydratedPrefetch } from '../cds/types.js';
 import { AppError } from '../errors.js';
-import { currentLogger, type Logger } from '../http/logger.js';
+import type { Logger } from '../http/logger.js';
+import type { CallLog } from '../http/middleware.js';
 import type { Metrics } from '../http/metrics.js';
 import type { AuditRow } from '../store/store.js';
 import type { CdsService, Evaluation } from './service.js';
@@ -67,7 +68,7 @@ interface Outcome {
 export function createHookPipeline(services: CdsService[], deps: HookPipelineDeps): HookEndpoint[] {
   return services.map((service) => ({
     definition: service.definition,
-    handle: (body, client) => run(service, body, client, deps),
+    handle: (body, client, call) => run(service, body, client, deps, call),
   }));
 }
 
@@ -76,6 +77,7 @@ async function run(
   body: unknown,
   client: RequestClient,
   deps: HookPipelineDeps,
+  call: CallLog | undefined,
 ): Promise<CdsCard[]> {
   const parsed = service.requestSchema.safeParse(body);
   if (!parsed.success) {
@@ -90,7 +92,7 @@ async function run(
   checkRequestStructure(request);
   const started = process.hrtime.bigint();
   const now = deps.now();
-  const log = currentLogger(deps.logger);
+  const log = call?.log ?? deps.logger;
   let result: Outcome | undefined;
   let errorCode: string | undefined;
   try {
@@ -117,19 +119,19 @@ async function run(
       cardIds,
       durationMs,
     });
-    // One line per hook call, never patient data: the patient id stays in the audit table.
-    log.info(
-      {
-        cdsService: service.definition.id,
-        hookInstance: request.hookInstance,
-        client: client.iss,
-        outcome,
-        cards: cardIds.length,
-        ...(result ? { fetched: result.fetched, suppressed: result.suppressed } : {}),
-        durationMs: Math.round(durationMs * 10) / 10,
-      },
-      'hook call',
-    );
+    // One line per hook call, never patient data: the patient id stays in the audit table. Over HTTP the
+    // summary joins the request's own line (status, route, request id); otherwise it is a line of its own.
+    const summary = {
+      cdsService: service.definition.id,
+      hookInstance: request.hookInstance,
+      client: client.iss,
+      outcome,
+      cards: cardIds.length,
+      ...(result ? { fetched: result.fetched, suppressed: result.suppressed } : {}),
+      evaluationMs: Math.round(durationMs * 10) / 10,
+    };
+    if (call) call.annotate(summary, 'hook call');
+    else log.info(summary, 'hook call');
   }
 }
 

@@ -390,6 +390,36 @@ for (const backend of storeBackends()) {
         expect(typeof rows[0]?.duration_ms).toBe('number');
       });
 
+      it('each hook call is one log line: request id, route, status, service, hookInstance, client, outcome, cards, durations', async () => {
+        const req = orderSignRequest('one-line-patient');
+        const res = await svc.post(SIGN, req);
+        const requestId = res.headers.get('x-request-id');
+        const bad = { ...orderSignRequest('one-line-patient'), context: { patientId: 'x' } };
+        const refused = await svc.post(SIGN, bad);
+        expect(refused.status).toBe(400);
+        const lines = (id: string | null) =>
+          svc.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.requestId === id);
+        await expect.poll(() => lines(requestId).length).toBe(1);
+        expect(lines(requestId)[0]).toMatchObject({
+          msg: 'hook call',
+          app: 'spine-bone-health-cds',
+          route: '/cds-services/:id',
+          status: 200,
+          cdsService: 'spine-surgery-bone-health',
+          hookInstance: req.hookInstance,
+          client: svc.client.iss,
+          outcome: 'cards',
+          cards: 1,
+        });
+        expect(typeof lines(requestId)[0]?.durationMs).toBe('number');
+        expect(typeof lines(requestId)[0]?.evaluationMs).toBe('number');
+        // A refused call is one line too, at info, with its stable error code.
+        const refusedLines = lines(refused.headers.get('x-request-id'));
+        expect(refusedLines).toHaveLength(1);
+        expect(refusedLines[0]).toMatchObject({ status: 400, code: 'invalid-request', level: 30 });
+        expect(svc.logs.join('\n')).not.toContain('one-line-patient');
+      });
+
       it('GET /metrics: request counts and latency per route template and status', async () => {
         await svc.post(SIGN, orderSignRequest());
         const text = await (await fetch(`${svc.baseUrl}/metrics`)).text();
