@@ -124,6 +124,29 @@ function contentKeyOf(ds: Record<string, unknown>): string {
   return `${d}${t}`;
 }
 
+/**
+ * When the report was made, as a FHIR instant (ContentDate/ContentTime in TimezoneOffsetFromUTC, else the
+ * site's DICOM_DEFAULT_TIMEZONE, else UTC): written as the Observation's `issued`, which an amendment
+ * compares so that an older report never replaces a newer one's value (see ObservationWriter.amend).
+ */
+export function reportIssued(ds: Record<string, unknown>, defaultTimezone?: string): string | undefined {
+  const d = typeof ds.ContentDate === 'string' ? ds.ContentDate.trim() : '';
+  const date = /^(\d{4})(\d{2})(\d{2})$/.exec(d);
+  if (!date) return undefined;
+  const t = typeof ds.ContentTime === 'string' ? ds.ContentTime.trim() : '';
+  const time = /^(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?$/.exec(t);
+  const hh = time?.[1] ?? '00';
+  const mm = time?.[2] ?? '00';
+  const ss = time?.[3] ?? '00';
+  const ms = time?.[4] ? `.${time[4].padEnd(3, '0').slice(0, 3)}` : '';
+  const offset = typeof ds.TimezoneOffsetFromUTC === 'string' ? ds.TimezoneOffsetFromUTC.trim() : '';
+  const tz = /^[+-]\d{4}$/.test(offset)
+    ? `${offset.slice(0, 3)}:${offset.slice(3)}`
+    : (defaultTimezone ?? 'Z');
+  const instant = `${date[1]}-${date[2]}-${date[3]}T${hh}:${mm}:${ss}${ms}${tz}`;
+  return Number.isNaN(Date.parse(instant)) ? undefined : instant;
+}
+
 export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
   const ws = new WatchStore(options.store.db);
   const { logger, source, dicomweb, writeback } = options;
@@ -207,8 +230,9 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
     const written: MeasuredEvent['observations'] = [];
     const refusedWrites: string[] = [];
+    const issued = reportIssued(ds, options.defaultTimezone);
     for (const r of valid) {
-      const obs = observationFor(r);
+      const obs = observationFor(r, issued);
       if (typeof obs === 'string') {
         refusedWrites.push(`${r.metric}: ${obs}`);
         continue;
@@ -278,14 +302,15 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
   }
 
   /** The Observation for a valid result, or why it cannot be written. */
-  function observationFor(r: MeasurementResult): Observation | string {
+  function observationFor(r: MeasurementResult, issued: string | undefined): Observation | string {
     if (!effectiveDateTime(r, options.defaultTimezone)) return 'no acquisition, series or study date';
     const pid = r.patient.dicomPatientId;
     if (!pid) return 'no PatientID';
-    return buildObservation(r, {
+    const obs = buildObservation(r, {
       patientReference: { identifier: { system: options.patientIdentifierSystem, value: pid } },
       ...(options.defaultTimezone ? { defaultTimezone: options.defaultTimezone } : {}),
     });
+    return issued ? { ...obs, issued } : obs;
   }
 
   async function handle(report: DiscoveredReport, summary: PollSummary): Promise<void> {
