@@ -18,6 +18,7 @@ import type { Observation } from 'fhir/r4.js';
 import { retrieveInstance, type DicomwebClientOptions } from '../dicomweb/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
+import type { PacsWatchMetrics } from '../http/metrics.js';
 import { seq, str } from '../imaging/dicom/attributes.js';
 import { parseDicom } from '../imaging/dicom/parse.js';
 import type { MeasurementResult } from '../imaging/measurement.js';
@@ -29,8 +30,9 @@ import { measureStudy } from '../imaging/vbq.js';
 import { enqueueMeasurementSr } from '../imaging/write-requests.js';
 import type { Store } from '../store/store.js';
 import type { WritebackOutbox } from '../writeback/outbox-worker.js';
-import type { DiscoveredReport, ReportSource } from './sources.js';
+import type { DiscoveredReport, DiscoveredSeries, ReportSource } from './sources.js';
 import { WatchStore, type ReportStatus } from './watch-store.js';
+import { judgeSeries } from './worklist.js';
 
 /** One written (or amended) result, as the watcher's hooks see it (e.g. to complete a radiology Task). */
 export interface MeasuredEvent {
@@ -60,6 +62,8 @@ export interface PacsWatcherOptions {
   now?: () => Date;
   /** Called after a report's results were queued; its failure is logged, never undoes the measurement. */
   onMeasured?: (event: MeasuredEvent) => Promise<void>;
+  /** /metrics counters (cds_pacs_watch_*), when the service exposes them. */
+  metrics?: PacsWatchMetrics;
 }
 
 export interface PollSummary {
@@ -75,6 +79,11 @@ export interface PollSummary {
   skipped: number;
   retried: number;
   failed: number;
+  /** New MR series recorded for the worklist (measurable: VBQ can be measured on them). */
+  series: number;
+  measurableSeries: number;
+  /** True when the poll included a reconciliation sweep. */
+  swept: boolean;
 }
 
 export interface PacsWatcher {
@@ -97,6 +106,9 @@ const EMPTY: PollSummary = {
   skipped: 0,
   retried: 0,
   failed: 0,
+  series: 0,
+  measurableSeries: 0,
+  swept: false,
 };
 
 /** What processing one report came to. */
@@ -338,6 +350,8 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
           const retryAt = new Date(now().getTime() + Math.min(options.intervalMs * 2 ** attempt, 3600_000));
           await ws.finish(report.sopInstanceUID, owner, { status: 'retry', reason, retryAt }, now());
           logger.warn({ attempt, reason }, 'pacs watch: report not measured, will retry');
+          options.metrics?.reports.inc({ outcome: 'retry' });
+          options.metrics?.errors.inc({ stage: 'report' });
           summary.retried++;
           return;
         }
@@ -345,6 +359,7 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
     const { event, ...recorded } = outcome;
     await ws.finish(report.sopInstanceUID, owner, recorded, now());
+    options.metrics?.reports.inc({ outcome: outcome.status });
     const log = { status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     if (outcome.status === 'malformed' || outcome.status === 'failed')
       logger.warn(log, 'pacs watch: report skipped');
@@ -383,10 +398,48 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
   }
 
+  /** Judges and records new MR series (no measurement): the worklist reads them from the store. */
+  async function recordSeries(series: DiscoveredSeries[], summary: PollSummary): Promise<void> {
+    const known = await ws.knownSeries(series.map((s) => s.seriesInstanceUID));
+    for (const s of series) {
+      if (stopping) return;
+      if (known.has(s.seriesInstanceUID)) continue;
+      const verdict = await judgeSeries(dicomweb, s.studyInstanceUID, s.seriesInstanceUID);
+      const recorded = await ws.recordSeries(
+        {
+          studyInstanceUID: s.studyInstanceUID,
+          seriesInstanceUID: s.seriesInstanceUID,
+          ...(verdict ? { region: verdict.region } : {}),
+          ...(s.description ? { description: s.description } : {}),
+        },
+        now(),
+      );
+      if (!recorded) continue;
+      summary.series++;
+      if (verdict) summary.measurableSeries++;
+      options.metrics?.series.inc({ verdict: verdict ? 'measurable' : 'not-measurable' });
+    }
+  }
+
   async function runOnce(): Promise<PollSummary> {
+    try {
+      const summary = await poll();
+      options.metrics?.polls.inc({ result: 'ok' });
+      options.metrics?.lastPoll.set(now().getTime() / 1000);
+      return summary;
+    } catch (err) {
+      options.metrics?.polls.inc({ result: 'error' });
+      options.metrics?.errors.inc({ stage: 'poll' });
+      throw err;
+    }
+  }
+
+  async function poll(): Promise<PollSummary> {
     const summary: PollSummary = { ...EMPTY };
     const polled = await source.poll(now());
     summary.listed = polled.reports.length;
+    summary.swept = polled.swept === true;
+    await recordSeries(polled.series, summary);
     const known = await ws.known(polled.reports.map((r) => r.sopInstanceUID));
     for (const report of polled.reports) {
       // Stopping: what is left has no row yet and the checkpoint stays, so the next start lists it again.

@@ -104,7 +104,7 @@ describe.skipIf(skip)(title, () => {
       Config,
       'pacsWatch' | 'dicomwebBaseUrl' | 'fhirWrite' | 'dicomDefaultTimezone' | 'viewerUrlTemplate'
     > = {
-      pacsWatch: { intervalMs: 60_000 },
+      pacsWatch: { intervalMs: 60_000, sweepIntervalMs: 0 },
       dicomwebBaseUrl: orthanc.dicomWebUrl,
       fhirWrite: { baseUrl: fhir.baseUrl, patientIdentifierSystem: PID_SYSTEM, outboxPollMs: 50 },
     };
