@@ -121,7 +121,19 @@ type Outcome = {
   event?: MeasuredEvent;
 };
 
-class Malformed extends Error {}
+/**
+ * A reason as it is logged and shown on the console to every role: DICOM UIDs in it (e.g. an ROI's
+ * tracking UID in a reader's message) are replaced, because UIDs can lead back to a patient's images.
+ */
+function withoutUids(reason: string): string {
+  return reason.replace(/\b\d+(?:\.\d+){2,}\b/g, '[uid]');
+}
+
+class Malformed extends Error {
+  constructor(message: string) {
+    super(withoutUids(message));
+  }
+}
 
 /** True when the ROI set is a VBQ measurement: a vertebral body (or endplate) ROI or a CSF ROI. */
 function hasVbqRois(rois: RoiInput): boolean {
@@ -342,7 +354,7 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
         // Transient (PACS or store unreachable, ...): retried with backoff, a few times only.
         const reason =
           err instanceof AppError
-            ? `${err.code}: ${err.message}`
+            ? `${err.code}: ${withoutUids(err.message)}`
             : `unexpected ${(err as Error).name ?? 'error'}`;
         if (attempt >= maxAttempts) {
           outcome = { status: 'failed', reason: `gave up after ${attempt} attempts; last: ${reason}` };
