@@ -130,20 +130,26 @@ export async function buildWorklist(options: WorklistOptions): Promise<{ entries
   for (const tag of ['00080020', '00080030', '00081030', '00080050', '00100020'])
     params.append('includefield', tag);
   const studies = await qido(dicomweb, `/studies?${params.toString()}`);
-  // Studies of measurable MR series the watcher recorded (e.g. imported with an old date, beyond the
-  // newest `limit` studies): listed too, without waiting for them to be among the newest.
+  // Studies radiology was asked to measure and studies of measurable MR series the watcher recorded
+  // (e.g. imported with an old date) are listed even when they are not among the newest `limit` studies.
+  const requests = options.requests ? await options.requests() : [];
+  const requestedBy = new Map(requests.map((r) => [r.studyInstanceUID, r]));
   const listed = new Set(studies.map((s) => text(s, '0020000D')));
-  const recorded = await options.store.measurableSeries(limit);
-  for (const uid of [...new Set(recorded.map((r) => r.studyInstanceUID))]) {
-    if (listed.has(uid)) continue;
+  const extra = [
+    ...new Set([
+      ...requests.map((r) => r.studyInstanceUID),
+      ...(await options.store.measurableSeries(limit)).map((r) => r.studyInstanceUID),
+    ]),
+  ].filter((uid) => !listed.has(uid));
+  const alreadyMeasured = await options.store.measuredStudies(extra);
+  for (const uid of extra) {
+    if (alreadyMeasured.has(uid)) continue;
     const one = new URLSearchParams(params);
     one.delete('ModalitiesInStudy');
     one.set('StudyInstanceUID', uid);
     studies.push(...(await qido(dicomweb, `/studies?${one.toString()}`)));
     listed.add(uid);
   }
-  const requests = options.requests ? await options.requests() : [];
-  const requestedBy = new Map(requests.map((r) => [r.studyInstanceUID, r]));
   const uids = studies.map((s) => text(s, '0020000D')).filter((u): u is string => !!u);
   const measured = await options.store.measuredStudies(uids);
   const entries: (WorklistEntry & { sortKey: string })[] = [];
