@@ -265,6 +265,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions): Pr
     authenticator,
     logger: logger.child({ component: 'pacs-watch' }),
     now,
+    metricsRegistry: metrics.registry,
   });
   const pacsWatcher = radiology.watcher;
   mounts.push(radiology.mount);

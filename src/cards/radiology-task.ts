@@ -33,7 +33,9 @@ export function radiologyTask(finding: Finding, ctx: OrderContext): Task | undef
         { system: RADIOLOGY_TASK_SYSTEM, code: 'measure-vbq', display: 'Measure VBQ on existing MR images' },
       ],
     },
-    description: `Measure ${score} on the existing ${gap.region} MR of ${humanDate(gap.studyDate)} before ${gap.procedureLabel}`,
+    description: `Measure ${score} on the existing ${gap.region} MR of ${humanDate(gap.studyDate)} before ${gap.procedureLabel} (${
+      gap.plannedSurgeryDate ? `planned for ${humanDate(gap.plannedSurgeryDate)}` : 'surgery date not stated'
+    })`,
     focus: { reference: gap.imagingStudy },
     for: { reference: `Patient/${ctx.patientId}` },
     reasonReference: gap.surgeryOrder,
@@ -41,6 +43,9 @@ export function radiologyTask(finding: Finding, ctx: OrderContext): Task | undef
     authoredOn: ctx.now.toISOString(),
     performerType: [{ coding: [{ system: SYSTEMS.snomed, code: '66862007', display: 'Radiologist' }] }],
   };
+  // Task.restriction.period is R4's "when fulfilment is sought": the score is wanted by the planned surgery
+  // date, which the worklist shows and sorts by (R5's Task.requestedPeriod is not in R4).
+  if (gap.plannedSurgeryDate !== undefined) task.restriction = { period: { end: gap.plannedSurgeryDate } };
   if (gap.studyUid !== undefined) {
     task.input = [
       {

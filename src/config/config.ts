@@ -130,6 +130,13 @@ const envSchema = z.object({
   PACS_WATCH: z.enum(['on', 'off'], { message: 'PACS_WATCH must be on or off' }).optional(),
   PACS_WATCH_INTERVAL_MS: intInRange('PACS_WATCH_INTERVAL_MS', 1000, 24 * 3600_000).optional(),
   PACS_WATCH_ORTHANC: z.enum(['on', 'off'], { message: 'PACS_WATCH_ORTHANC must be on or off' }).optional(),
+  // 0 = no sweep; otherwise at least a minute, at most a week.
+  PACS_WATCH_SWEEP_INTERVAL_MS: intInRange('PACS_WATCH_SWEEP_INTERVAL_MS', 0, 7 * 24 * 3600_000)
+    .refine(
+      (n) => n === 0 || n >= 60_000,
+      'PACS_WATCH_SWEEP_INTERVAL_MS must be 0 (no sweep) or at least 60000',
+    )
+    .optional(),
   VIEWER_URL_TEMPLATE: z
     .string()
     .refine(
@@ -178,7 +185,16 @@ export interface Config {
    * The PACS watcher (PACS_WATCH=on): polls the PACS every `intervalMs` for new ROI reports; with
    * PACS_WATCH_ORTHANC=on through Orthanc's change feed at `orthancUrl` (DICOMWEB_BASE_URL's parent).
    */
-  pacsWatch?: { intervalMs: number; orthancUrl?: string };
+  pacsWatch?: {
+    intervalMs: number;
+    orthancUrl?: string;
+    /**
+     * With QIDO-RS (not the Orthanc feed): how often a poll also sweeps the PACS without a date filter,
+     * so reports and MR series imported later with old dates are found (PACS_WATCH_SWEEP_INTERVAL_MS,
+     * default 1 hour; 0 = never).
+     */
+    sweepIntervalMs: number;
+  };
   /** Viewer link of a study on the radiology worklist: {StudyInstanceUID} is replaced (VIEWER_URL_TEMPLATE). */
   viewerUrlTemplate?: string;
   /** Largest imaging upload (all parts together); above it: 413. */
@@ -359,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.PACS_WATCH === 'on'
         ? {
             intervalMs: e.PACS_WATCH_INTERVAL_MS ?? 30_000,
+            sweepIntervalMs: e.PACS_WATCH_SWEEP_INTERVAL_MS ?? 3600_000,
             ...(e.PACS_WATCH_ORTHANC === 'on' && e.DICOMWEB_BASE_URL
               ? { orthancUrl: e.DICOMWEB_BASE_URL.replace(/\/+$/, '').replace(/\/[^/]+$/, '') }
               : {}),

@@ -56,7 +56,8 @@ export function radiologyPage(data: {
         e.studyDescription ?? '—',
         e.series.description ?? '—',
         e.series.region,
-        e.requested ? `yes (${e.requested.plannedSurgeryDate ?? 'date not given'})` : 'no',
+        // The day of the surgery (a dateTime keeps its own local date); the order may not state one.
+        e.requested ? `yes (${e.requested.plannedSurgeryDate?.slice(0, 10) ?? 'date not stated'})` : 'no',
         e.viewerUrl ? raw(`<a href="${esc(e.viewerUrl)}">Open in the viewer</a>`) : '—',
       ];
       if (data.showIds) row.splice(2, 0, raw(`<code>${esc(e.studyInstanceUID)}</code>`));

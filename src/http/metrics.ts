@@ -326,3 +326,60 @@ export function driftGauges(registry: Registry): DriftGauges {
   DRIFT_GAUGES.set(registry, created);
   return created;
 }
+
+// ---- PACS watcher (issue 17) ------------------------------------------------------------------------
+
+/** The PACS watcher's counters (src/pacs-watch/watcher.ts), on an app's registry. */
+export interface PacsWatchMetrics {
+  /** Polls by result: `ok`, or `error` (the PACS or the store could not be read). */
+  polls: Counter<'result'>;
+  /** ROI reports by what became of them (measured, amended, ignored, malformed, superseded, ...). */
+  reports: Counter<'outcome'>;
+  /** New MR series the watcher recorded for the worklist, by verdict (measurable, not-measurable). */
+  series: Counter<'verdict'>;
+  /** Errors by where they happened: `poll` (discovery), `report` (a transient failure, retried). */
+  errors: Counter<'stage'>;
+  /** When the last poll finished without error (Unix time). */
+  lastPoll: Gauge;
+}
+
+const PACS_WATCH_METRICS = new WeakMap<Registry, PacsWatchMetrics>();
+
+/** The watcher's metrics on `registry`, created once per registry. */
+export function pacsWatchMetrics(registry: Registry): PacsWatchMetrics {
+  const existing = PACS_WATCH_METRICS.get(registry);
+  if (existing) return existing;
+  const created: PacsWatchMetrics = {
+    polls: new Counter({
+      name: 'cds_pacs_watch_polls_total',
+      help: 'PACS watcher polls, by result (ok, error)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    reports: new Counter({
+      name: 'cds_pacs_watch_reports_total',
+      help: 'ROI reports the PACS watcher processed, by outcome (measured, amended, ignored, malformed, refused, superseded, own, failed, retry)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    series: new Counter({
+      name: 'cds_pacs_watch_series_total',
+      help: 'New MR series the PACS watcher recorded for the worklist, by verdict (measurable: a spine sagittal T1 series VBQ can be measured on)',
+      labelNames: ['verdict'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'cds_pacs_watch_errors_total',
+      help: 'PACS watcher errors, by stage (poll: discovery failed; report: a report failed transiently and will be retried)',
+      labelNames: ['stage'],
+      registers: [registry],
+    }),
+    lastPoll: new Gauge({
+      name: 'cds_pacs_watch_last_poll_timestamp_seconds',
+      help: 'When the PACS watcher last finished a poll without error (Unix time)',
+      registers: [registry],
+    }),
+  };
+  PACS_WATCH_METRICS.set(registry, created);
+  return created;
+}

@@ -3,9 +3,11 @@
  * change feed with PACS_WATCH_ORTHANC=on, measuring into the write-back outbox.
  */
 import type { Router } from 'express';
+import type { Registry } from 'prom-client';
 import type { Authenticator } from '../app.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../http/logger.js';
+import { pacsWatchMetrics } from '../http/metrics.js';
 import type { Store } from '../store/store.js';
 import type { FhirWriteAuth } from '../writeback/fhir-auth.js';
 import type { WritebackOutbox } from '../writeback/outbox-worker.js';
@@ -42,6 +44,8 @@ export function createPacsWatcherFromConfig(deps: {
   logger: Logger;
   now?: () => Date;
   onMeasured?: (event: MeasuredEvent) => Promise<void>;
+  /** The service's /metrics registry: the watcher's cds_pacs_watch_* counters go there. */
+  metricsRegistry?: Registry;
 }): PacsWatcher | undefined {
   const { config } = deps;
   if (!config.pacsWatch || !config.dicomwebBaseUrl || !config.fhirWrite) return undefined;
@@ -49,7 +53,7 @@ export function createPacsWatcherFromConfig(deps: {
   const ws = new WatchStore(deps.store.db);
   const source = config.pacsWatch.orthancUrl
     ? orthancChangesSource({ url: config.pacsWatch.orthancUrl }, ws)
-    : qidoSource(dicomweb, ws);
+    : qidoSource(dicomweb, ws, { sweepIntervalMs: config.pacsWatch.sweepIntervalMs });
   return createPacsWatcher({
     store: deps.store,
     source,
@@ -61,6 +65,7 @@ export function createPacsWatcherFromConfig(deps: {
     ...(config.dicomDefaultTimezone ? { defaultTimezone: config.dicomDefaultTimezone } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.onMeasured ? { onMeasured: deps.onMeasured } : {}),
+    ...(deps.metricsRegistry ? { metrics: pacsWatchMetrics(deps.metricsRegistry) } : {}),
   });
 }
 
@@ -80,6 +85,8 @@ export function createRadiologyLoop(deps: {
   logger: Logger;
   now?: () => Date;
   fhirTimeoutMs?: number;
+  /** The service's /metrics registry (cds_pacs_watch_* counters). */
+  metricsRegistry?: Registry;
 }): {
   watcher?: PacsWatcher;
   mount: { path: string; label: string; router: Router };

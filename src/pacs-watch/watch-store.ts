@@ -33,6 +33,15 @@ export interface ReportRow {
   result?: unknown;
 }
 
+/** An MR series the watcher noticed, with its verdict. */
+export interface SeriesRow {
+  seriesInstanceUID: string;
+  studyInstanceUID: string;
+  /** The spine region VBQ can be measured on in this series; undefined when it cannot. */
+  region?: string;
+  description?: string;
+}
+
 export interface LineageRow {
   metric: string;
   identifierValue: string;
@@ -253,5 +262,71 @@ export class WatchStore {
       for (const r of rows) out.add(r.study_instance_uid);
     }
     return out;
+  }
+
+  // ---- MR series (migration 61): noticed by the watcher, judged once, read by the worklist ----
+
+  /** Series UIDs among `uids` already recorded. */
+  async knownSeries(uids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < uids.length; i += 200) {
+      const chunk = uids.slice(i, i + 200);
+      const rows = await this.db.query<{ series_instance_uid: string }>(
+        `SELECT series_instance_uid FROM pacs_watch_series WHERE series_instance_uid IN (${chunk
+          .map((_, j) => `$${j + 1}`)
+          .join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) out.add(r.series_instance_uid);
+    }
+    return out;
+  }
+
+  /** Records a series and its verdict (`region` undefined: VBQ cannot be measured on it); once. */
+  async recordSeries(row: SeriesRow, now: Date): Promise<boolean> {
+    const rows = await this.db.query<{ series_instance_uid: string }>(
+      `INSERT INTO pacs_watch_series (series_instance_uid, study_instance_uid, region, description, seen_at)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (series_instance_uid) DO NOTHING
+       RETURNING series_instance_uid`,
+      [row.seriesInstanceUID, row.studyInstanceUID, row.region ?? null, row.description ?? null, now],
+    );
+    return rows.length > 0;
+  }
+
+  /** Recorded verdicts of `uids` (region, or null when VBQ cannot be measured on the series). */
+  async seriesVerdicts(uids: string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (let i = 0; i < uids.length; i += 200) {
+      const chunk = uids.slice(i, i + 200);
+      const rows = await this.db.query<{ series_instance_uid: string; region: string | null }>(
+        `SELECT series_instance_uid, region FROM pacs_watch_series WHERE series_instance_uid IN (${chunk
+          .map((_, j) => `$${j + 1}`)
+          .join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) out.set(r.series_instance_uid, r.region);
+    }
+    return out;
+  }
+
+  /** The newest recorded series VBQ can be measured on (for the worklist), newest first. */
+  async measurableSeries(limit: number): Promise<SeriesRow[]> {
+    const rows = await this.db.query<{
+      series_instance_uid: string;
+      study_instance_uid: string;
+      region: string;
+      description: string | null;
+    }>(
+      `SELECT series_instance_uid, study_instance_uid, region, description FROM pacs_watch_series
+       WHERE region IS NOT NULL ORDER BY seen_at DESC, series_instance_uid LIMIT $1`,
+      [Math.min(Math.max(limit, 1), 1000)],
+    );
+    return rows.map((r) => ({
+      seriesInstanceUID: r.series_instance_uid,
+      studyInstanceUID: r.study_instance_uid,
+      region: r.region,
+      ...(r.description ? { description: r.description } : {}),
+    }));
   }
 }

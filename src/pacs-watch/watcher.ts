@@ -18,6 +18,7 @@ import type { Observation } from 'fhir/r4.js';
 import { retrieveInstance, type DicomwebClientOptions } from '../dicomweb/client.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
+import type { PacsWatchMetrics } from '../http/metrics.js';
 import { seq, str } from '../imaging/dicom/attributes.js';
 import { parseDicom } from '../imaging/dicom/parse.js';
 import type { MeasurementResult } from '../imaging/measurement.js';
@@ -29,8 +30,9 @@ import { measureStudy } from '../imaging/vbq.js';
 import { enqueueMeasurementSr } from '../imaging/write-requests.js';
 import type { Store } from '../store/store.js';
 import type { WritebackOutbox } from '../writeback/outbox-worker.js';
-import type { DiscoveredReport, ReportSource } from './sources.js';
+import type { DiscoveredReport, DiscoveredSeries, ReportSource } from './sources.js';
 import { WatchStore, type ReportStatus } from './watch-store.js';
+import { judgeSeries } from './worklist.js';
 
 /** One written (or amended) result, as the watcher's hooks see it (e.g. to complete a radiology Task). */
 export interface MeasuredEvent {
@@ -60,6 +62,8 @@ export interface PacsWatcherOptions {
   now?: () => Date;
   /** Called after a report's results were queued; its failure is logged, never undoes the measurement. */
   onMeasured?: (event: MeasuredEvent) => Promise<void>;
+  /** /metrics counters (cds_pacs_watch_*), when the service exposes them. */
+  metrics?: PacsWatchMetrics;
 }
 
 export interface PollSummary {
@@ -75,6 +79,11 @@ export interface PollSummary {
   skipped: number;
   retried: number;
   failed: number;
+  /** New MR series recorded for the worklist (measurable: VBQ can be measured on them). */
+  series: number;
+  measurableSeries: number;
+  /** True when the poll included a reconciliation sweep. */
+  swept: boolean;
 }
 
 export interface PacsWatcher {
@@ -97,6 +106,9 @@ const EMPTY: PollSummary = {
   skipped: 0,
   retried: 0,
   failed: 0,
+  series: 0,
+  measurableSeries: 0,
+  swept: false,
 };
 
 /** What processing one report came to. */
@@ -109,7 +121,19 @@ type Outcome = {
   event?: MeasuredEvent;
 };
 
-class Malformed extends Error {}
+/**
+ * A reason as it is logged and shown on the console to every role: DICOM UIDs in it (e.g. an ROI's
+ * tracking UID in a reader's message) are replaced, because UIDs can lead back to a patient's images.
+ */
+function withoutUids(reason: string): string {
+  return reason.replace(/\b\d+(?:\.\d+){2,}\b/g, '[uid]');
+}
+
+class Malformed extends Error {
+  constructor(message: string) {
+    super(withoutUids(message));
+  }
+}
 
 /** True when the ROI set is a VBQ measurement: a vertebral body (or endplate) ROI or a CSF ROI. */
 function hasVbqRois(rois: RoiInput): boolean {
@@ -122,6 +146,29 @@ function contentKeyOf(ds: Record<string, unknown>): string {
   const d = typeof ds.ContentDate === 'string' ? ds.ContentDate : '';
   const t = typeof ds.ContentTime === 'string' ? ds.ContentTime : '';
   return `${d}${t}`;
+}
+
+/**
+ * When the report was made, as a FHIR instant (ContentDate/ContentTime in TimezoneOffsetFromUTC, else the
+ * site's DICOM_DEFAULT_TIMEZONE, else UTC): written as the Observation's `issued`, which an amendment
+ * compares so that an older report never replaces a newer one's value (see ObservationWriter.amend).
+ */
+export function reportIssued(ds: Record<string, unknown>, defaultTimezone?: string): string | undefined {
+  const d = typeof ds.ContentDate === 'string' ? ds.ContentDate.trim() : '';
+  const date = /^(\d{4})(\d{2})(\d{2})$/.exec(d);
+  if (!date) return undefined;
+  const t = typeof ds.ContentTime === 'string' ? ds.ContentTime.trim() : '';
+  const time = /^(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?$/.exec(t);
+  const hh = time?.[1] ?? '00';
+  const mm = time?.[2] ?? '00';
+  const ss = time?.[3] ?? '00';
+  const ms = time?.[4] ? `.${time[4].padEnd(3, '0').slice(0, 3)}` : '';
+  const offset = typeof ds.TimezoneOffsetFromUTC === 'string' ? ds.TimezoneOffsetFromUTC.trim() : '';
+  const tz = /^[+-]\d{4}$/.test(offset)
+    ? `${offset.slice(0, 3)}:${offset.slice(3)}`
+    : (defaultTimezone ?? 'Z');
+  const instant = `${date[1]}-${date[2]}-${date[3]}T${hh}:${mm}:${ss}${ms}${tz}`;
+  return Number.isNaN(Date.parse(instant)) ? undefined : instant;
 }
 
 export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
@@ -207,8 +254,9 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
     const written: MeasuredEvent['observations'] = [];
     const refusedWrites: string[] = [];
+    const issued = reportIssued(ds, options.defaultTimezone);
     for (const r of valid) {
-      const obs = observationFor(r);
+      const obs = observationFor(r, issued);
       if (typeof obs === 'string') {
         refusedWrites.push(`${r.metric}: ${obs}`);
         continue;
@@ -278,14 +326,15 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
   }
 
   /** The Observation for a valid result, or why it cannot be written. */
-  function observationFor(r: MeasurementResult): Observation | string {
+  function observationFor(r: MeasurementResult, issued: string | undefined): Observation | string {
     if (!effectiveDateTime(r, options.defaultTimezone)) return 'no acquisition, series or study date';
     const pid = r.patient.dicomPatientId;
     if (!pid) return 'no PatientID';
-    return buildObservation(r, {
+    const obs = buildObservation(r, {
       patientReference: { identifier: { system: options.patientIdentifierSystem, value: pid } },
       ...(options.defaultTimezone ? { defaultTimezone: options.defaultTimezone } : {}),
     });
+    return issued ? { ...obs, issued } : obs;
   }
 
   async function handle(report: DiscoveredReport, summary: PollSummary): Promise<void> {
@@ -305,7 +354,7 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
         // Transient (PACS or store unreachable, ...): retried with backoff, a few times only.
         const reason =
           err instanceof AppError
-            ? `${err.code}: ${err.message}`
+            ? `${err.code}: ${withoutUids(err.message)}`
             : `unexpected ${(err as Error).name ?? 'error'}`;
         if (attempt >= maxAttempts) {
           outcome = { status: 'failed', reason: `gave up after ${attempt} attempts; last: ${reason}` };
@@ -313,6 +362,8 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
           const retryAt = new Date(now().getTime() + Math.min(options.intervalMs * 2 ** attempt, 3600_000));
           await ws.finish(report.sopInstanceUID, owner, { status: 'retry', reason, retryAt }, now());
           logger.warn({ attempt, reason }, 'pacs watch: report not measured, will retry');
+          options.metrics?.reports.inc({ outcome: 'retry' });
+          options.metrics?.errors.inc({ stage: 'report' });
           summary.retried++;
           return;
         }
@@ -320,6 +371,7 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
     const { event, ...recorded } = outcome;
     await ws.finish(report.sopInstanceUID, owner, recorded, now());
+    options.metrics?.reports.inc({ outcome: outcome.status });
     const log = { status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     if (outcome.status === 'malformed' || outcome.status === 'failed')
       logger.warn(log, 'pacs watch: report skipped');
@@ -358,10 +410,48 @@ export function createPacsWatcher(options: PacsWatcherOptions): PacsWatcher {
     }
   }
 
+  /** Judges and records new MR series (no measurement): the worklist reads them from the store. */
+  async function recordSeries(series: DiscoveredSeries[], summary: PollSummary): Promise<void> {
+    const known = await ws.knownSeries(series.map((s) => s.seriesInstanceUID));
+    for (const s of series) {
+      if (stopping) return;
+      if (known.has(s.seriesInstanceUID)) continue;
+      const verdict = await judgeSeries(dicomweb, s.studyInstanceUID, s.seriesInstanceUID);
+      const recorded = await ws.recordSeries(
+        {
+          studyInstanceUID: s.studyInstanceUID,
+          seriesInstanceUID: s.seriesInstanceUID,
+          ...(verdict ? { region: verdict.region } : {}),
+          ...(s.description ? { description: s.description } : {}),
+        },
+        now(),
+      );
+      if (!recorded) continue;
+      summary.series++;
+      if (verdict) summary.measurableSeries++;
+      options.metrics?.series.inc({ verdict: verdict ? 'measurable' : 'not-measurable' });
+    }
+  }
+
   async function runOnce(): Promise<PollSummary> {
+    try {
+      const summary = await poll();
+      options.metrics?.polls.inc({ result: 'ok' });
+      options.metrics?.lastPoll.set(now().getTime() / 1000);
+      return summary;
+    } catch (err) {
+      options.metrics?.polls.inc({ result: 'error' });
+      options.metrics?.errors.inc({ stage: 'poll' });
+      throw err;
+    }
+  }
+
+  async function poll(): Promise<PollSummary> {
     const summary: PollSummary = { ...EMPTY };
     const polled = await source.poll(now());
     summary.listed = polled.reports.length;
+    summary.swept = polled.swept === true;
+    await recordSeries(polled.series, summary);
     const known = await ws.known(polled.reports.map((r) => r.sopInstanceUID));
     for (const report of polled.reports) {
       // Stopping: what is left has no row yet and the checkpoint stays, so the next start lists it again.

@@ -78,8 +78,11 @@ async function qido(opts: DicomwebClientOptions, path: string): Promise<DicomJso
   return body.trim() === '' ? [] : (JSON.parse(body) as DicomJson[]);
 }
 
-/** Whether VBQ can be measured on a series, judged on one of its images' header. */
-async function judgeSeries(
+/**
+ * Whether VBQ can be measured on a series, judged on one of its images' header (the region), or null.
+ * The watcher records the verdict of each new MR series (so every replica and the worklist share it).
+ */
+export async function judgeSeries(
   opts: DicomwebClientOptions,
   study: string,
   series: string,
@@ -127,8 +130,26 @@ export async function buildWorklist(options: WorklistOptions): Promise<{ entries
   for (const tag of ['00080020', '00080030', '00081030', '00080050', '00100020'])
     params.append('includefield', tag);
   const studies = await qido(dicomweb, `/studies?${params.toString()}`);
+  // Studies radiology was asked to measure and studies of measurable MR series the watcher recorded
+  // (e.g. imported with an old date) are listed even when they are not among the newest `limit` studies.
   const requests = options.requests ? await options.requests() : [];
   const requestedBy = new Map(requests.map((r) => [r.studyInstanceUID, r]));
+  const listed = new Set(studies.map((s) => text(s, '0020000D')));
+  const extra = [
+    ...new Set([
+      ...requests.map((r) => r.studyInstanceUID),
+      ...(await options.store.measurableSeries(limit)).map((r) => r.studyInstanceUID),
+    ]),
+  ].filter((uid) => !listed.has(uid));
+  const alreadyMeasured = await options.store.measuredStudies(extra);
+  for (const uid of extra) {
+    if (alreadyMeasured.has(uid)) continue;
+    const one = new URLSearchParams(params);
+    one.delete('ModalitiesInStudy');
+    one.set('StudyInstanceUID', uid);
+    studies.push(...(await qido(dicomweb, `/studies?${one.toString()}`)));
+    listed.add(uid);
+  }
   const uids = studies.map((s) => text(s, '0020000D')).filter((u): u is string => !!u);
   const measured = await options.store.measuredStudies(uids);
   const entries: (WorklistEntry & { sortKey: string })[] = [];
@@ -140,10 +161,20 @@ export async function buildWorklist(options: WorklistOptions): Promise<{ entries
     if (series.some((se) => text(se, '00080060') === 'SR' && text(se, '00080070') === SR_MANUFACTURER))
       continue;
     let chosen: WorklistEntry['series'] | undefined;
+    // Verdicts the watcher recorded are used as they are; other series are judged here.
+    const known = await options.store.seriesVerdicts(
+      series.map((se) => text(se, '0020000E')).filter((u): u is string => !!u),
+    );
     for (const se of series) {
       const seriesUid = text(se, '0020000E');
       if (!seriesUid || text(se, '00080060') !== 'MR') continue;
-      const verdict = await judgeSeries(dicomweb, uid, seriesUid);
+      const stored = known.get(seriesUid);
+      const verdict: { region: Region } | null =
+        stored === undefined
+          ? await judgeSeries(dicomweb, uid, seriesUid)
+          : stored === 'lumbar' || stored === 'cervical'
+            ? { region: stored }
+            : null;
       if (verdict) {
         chosen = { seriesInstanceUID: seriesUid, region: verdict.region };
         const description = text(se, '0008103E');

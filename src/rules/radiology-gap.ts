@@ -16,6 +16,11 @@ export interface RadiologyGap {
   /** The draft surgery order: `ServiceRequest/<id>`, or its label when the order has no id yet. */
   surgeryOrder: { reference: string } | { display: string };
   procedureLabel: string;
+  /**
+   * When the surgery is planned (the draft orders' occurrence[x], the earliest when several name one);
+   * undefined when no order states it.
+   */
+  plannedSurgeryDate?: string;
 }
 
 /** The gap a radiology measurement request would close, or undefined when the finding is not one. */
@@ -35,6 +40,11 @@ export function radiologyGap(finding: Finding): RadiologyGap | undefined {
       : { display: order.display || finding.procedure.label },
     procedureLabel: finding.procedure.label,
   };
+  const planned = finding.procedure.orders
+    .map((o) => o.plannedDate)
+    .filter((d): d is string => d !== undefined)
+    .sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+  if (planned !== undefined) gap.plannedSurgeryDate = planned;
   if (study.studyUid !== undefined) {
     gap.studyUid = study.studyUid.startsWith('urn:oid:') ? study.studyUid : `urn:oid:${study.studyUid}`;
   }

@@ -302,4 +302,28 @@ export const MIGRATIONS: Migration[] = [
       'CREATE INDEX pacs_watch_lineage_study ON pacs_watch_lineage (study_instance_uid)',
     ],
   },
+  {
+    version: 61,
+    name: 'PACS watcher: MR series it noticed, with the verdict (spine region VBQ can be measured on, or none) for the worklist',
+    statements: [
+      `CREATE TABLE pacs_watch_series (
+         series_instance_uid text PRIMARY KEY,
+         study_instance_uid text NOT NULL,
+         region text,
+         description text,
+         seen_at timestamptz NOT NULL DEFAULT now()
+       )`,
+      'CREATE INDEX pacs_watch_series_seen ON pacs_watch_series (region, seen_at)',
+    ],
+    sqlite: [
+      `CREATE TABLE pacs_watch_series (
+         series_instance_uid text PRIMARY KEY,
+         study_instance_uid text NOT NULL,
+         region text,
+         description text,
+         seen_at text NOT NULL DEFAULT ${NOW}
+       )`,
+      'CREATE INDEX pacs_watch_series_seen ON pacs_watch_series (region, seen_at)',
+    ],
+  },
 ];

@@ -24,7 +24,9 @@ export type WriteErrorCode =
   | 'invalid-observation'
   | 'bad-response'
   /** A Task completion waits for its Observation to be written first. */
-  | 'observation-pending';
+  | 'observation-pending'
+  /** An amendment found the Observation changed between its read and its update (412/409). */
+  | 'version-conflict';
 
 /** A failed write. `message` is safe to log and store: no patient data, no tokens. */
 export class WriteError extends Error {
@@ -44,9 +46,11 @@ export class WriteError extends Error {
 export interface WriteResult {
   /**
    * `created` = 201; `exists` = 200, the server already held an Observation with this identifier;
-   * `amended` = an amendment replaced the Observation with this identifier (conditional update).
+   * `amended` = an amendment replaced the Observation with this identifier (version-aware update);
+   * `superseded` = an amendment was not applied because the server's Observation comes from a newer
+   * report (its `issued` is later), e.g. a retried outbox item of an older correction.
    */
-  outcome: 'created' | 'exists' | 'amended';
+  outcome: 'created' | 'exists' | 'amended' | 'superseded';
   status: number;
   /** `Observation/<id>` when the server told us the id. */
   reference?: string;
@@ -58,9 +62,12 @@ export interface WriteResult {
 export interface ObservationWriter {
   write(observation: Observation, signal?: AbortSignal): Promise<WriteResult>;
   /**
-   * Replaces the Observation carrying this one's identifier (a corrected measurement, status `amended`)
-   * by a conditional update; creates it when the server has none yet (the original write may still be
-   * queued), so the order of the two in the outbox does not matter.
+   * Replaces the Observation carrying this one's identifier (a corrected measurement, status `amended`);
+   * creates it when the server has none yet (the original write may still be queued), so the order of
+   * the two in the outbox does not matter. Never replaces a newer result: when the server's Observation
+   * has a later `issued` (the content date/time of the report it came from) the amendment is skipped
+   * (`superseded`), and the update names the version it read (If-Match), so a concurrent change in
+   * between makes it read and compare again instead of overwriting.
    */
   amend?(observation: Observation, signal?: AbortSignal): Promise<WriteResult>;
 }
@@ -137,6 +144,14 @@ function retryAfterMs(header: string | null, now: number): number | undefined {
 }
 
 /** Maps an unsuccessful HTTP status to a classified error. */
+/** True when `current` (an Observation's issued) is strictly later than `incoming`'s; unknown is not. */
+function isNewer(current: string | undefined, incoming: string | undefined): boolean {
+  if (!current || !incoming) return false;
+  const a = Date.parse(current);
+  const b = Date.parse(incoming);
+  return Number.isFinite(a) && Number.isFinite(b) && a > b;
+}
+
 function statusError(what: string, res: Response, body: unknown, now: number): WriteError {
   const status = res.status;
   if (status >= 200 && status < 300) {
@@ -287,6 +302,35 @@ export function createObservationWriter(options: ObservationWriterOptions): Obse
     return observation;
   }
 
+  /** The Observation with this identifier on the server (its id, version and issued), if any. */
+  async function currentObservation(
+    query: string,
+    signal: AbortSignal | undefined,
+  ): Promise<(Observation & { id: string }) | undefined> {
+    const what = 'reading the Observation to amend';
+    const { res, body } = await send(
+      what,
+      `${base}/Observation?${query}&_count=2`,
+      { method: 'GET', headers: {} },
+      signal,
+    );
+    if (!res.ok) throw statusError(what, res, body, now().getTime());
+    const bundle = body as Partial<Bundle> | undefined;
+    if (bundle?.resourceType !== 'Bundle')
+      throw new WriteError('bad-response', `${what}: search did not return a Bundle`, true, res.status);
+    const found = (bundle.entry ?? [])
+      .filter((e) => e.search?.mode !== 'include')
+      .map((e) => e.resource)
+      .filter((r): r is Observation & { id: string } => r?.resourceType === 'Observation' && !!r.id);
+    if (found.length > 1)
+      throw new WriteError(
+        'multiple-matches',
+        `${what}: more than one Observation has its identifier`,
+        false,
+      );
+    return found[0];
+  }
+
   return {
     async amend(observation, signal) {
       if (observation.resourceType !== 'Observation') {
@@ -296,16 +340,41 @@ export function createObservationWriter(options: ObservationWriterOptions): Obse
       const query = ifNoneExistFor(observation);
       const toWrite = await withSubject(observation, signal);
       const what = 'amending the Observation';
+      const current = await currentObservation(query, signal);
+      if (current && isNewer(current.issued, toWrite.issued)) {
+        return {
+          outcome: 'superseded',
+          status: 200,
+          reference: `Observation/${current.id}`,
+          ...(current.subject?.reference ? { subject: current.subject.reference } : {}),
+        };
+      }
+      // Version-aware update of the Observation read (If-Match), or, when there is none yet, the
+      // conditional update that creates it (a concurrent create then matches and is replaced in turn).
+      const version = current?.meta?.versionId;
       const { res, body } = await send(
         what,
-        `${base}/Observation?${query}`,
+        current ? `${base}/Observation/${encodeURIComponent(current.id)}` : `${base}/Observation?${query}`,
         {
           method: 'PUT',
-          headers: { 'content-type': FHIR_JSON, prefer: 'return=representation' },
-          body: JSON.stringify(toWrite),
+          headers: {
+            'content-type': FHIR_JSON,
+            prefer: 'return=representation',
+            ...(current && version ? { 'if-match': `W/"${version}"` } : {}),
+          },
+          body: JSON.stringify(current ? { ...toWrite, id: current.id } : toWrite),
         },
         signal,
       );
+      if (res.status === 412 || res.status === 409) {
+        // Changed since it was read: the next attempt reads it again and compares.
+        throw new WriteError(
+          'version-conflict',
+          `${what}: the Observation changed since it was read (${res.status})`,
+          true,
+          res.status,
+        );
+      }
       if (res.status !== 200 && res.status !== 201) throw statusError(what, res, body, now().getTime());
       return {
         outcome: res.status === 201 ? 'created' : 'amended',

@@ -12,7 +12,19 @@ const BASE = {
 describe('radiology loop configuration', () => {
   it('is off by default; PACS_WATCH=on polls every 30 s over QIDO-RS', () => {
     expect(loadConfig(BASE).pacsWatch).toBeUndefined();
-    expect(loadConfig({ ...BASE, PACS_WATCH: 'on' }).pacsWatch).toEqual({ intervalMs: 30_000 });
+    expect(loadConfig({ ...BASE, PACS_WATCH: 'on' }).pacsWatch).toEqual({
+      intervalMs: 30_000,
+      sweepIntervalMs: 3600_000,
+    });
+  });
+
+  it('PACS_WATCH_SWEEP_INTERVAL_MS sets the QIDO reconciliation sweep (0 = none, else at least a minute)', () => {
+    const at = (v: string) =>
+      loadConfig({ ...BASE, PACS_WATCH: 'on', PACS_WATCH_SWEEP_INTERVAL_MS: v }).pacsWatch?.sweepIntervalMs;
+    expect(at('600000')).toBe(600_000);
+    expect(at('0')).toBe(0);
+    expect(() => at('1000')).toThrow(/PACS_WATCH_SWEEP_INTERVAL_MS must be 0 \(no sweep\) or at least 60000/);
+    expect(() => at('soon')).toThrow(/PACS_WATCH_SWEEP_INTERVAL_MS must be a whole number/);
   });
 
   it('PACS_WATCH_ORTHANC=on uses Orthanc’s REST root (DICOMWEB_BASE_URL without /dicom-web)', () => {
@@ -22,7 +34,11 @@ describe('radiology loop configuration', () => {
       PACS_WATCH_ORTHANC: 'on',
       PACS_WATCH_INTERVAL_MS: '5000',
     });
-    expect(c.pacsWatch).toEqual({ intervalMs: 5000, orthancUrl: 'http://orthanc.test:8042' });
+    expect(c.pacsWatch).toEqual({
+      intervalMs: 5000,
+      orthancUrl: 'http://orthanc.test:8042',
+      sweepIntervalMs: 3600_000,
+    });
   });
 
   it('refuses a watcher without a PACS or without write-back, and bad values, naming the variable', () => {

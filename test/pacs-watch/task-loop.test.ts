@@ -5,9 +5,18 @@
  * completed with it as output; and the next hook call uses the new score (the data-gap card is gone).
  */
 import path from 'node:path';
-import type { Bundle, FhirResource, ImagingStudy, Observation, Patient, Task } from 'fhir/r4.js';
+import type {
+  Bundle,
+  FhirResource,
+  ImagingStudy,
+  Observation,
+  Patient,
+  ServiceRequest,
+  Task,
+} from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
+import { radiologyPage } from '../../src/console/radiology.js';
 import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { storeInstances } from '../../src/dicomweb/client.js';
 import { createLogger } from '../../src/http/logger.js';
@@ -27,6 +36,7 @@ import { loadScenario, toEvaluationInput } from '../rules/scenario-harness.js';
 
 const PID_SYSTEM = 'urn:dicom:patient-id';
 const SCENARIO = 'mri-without-bone-quality-score-info';
+const PLANNED = '2026-12-14T08:00:00+01:00';
 const skip = !findOrthanc() && !process.env.CI;
 const title = skip
   ? 'radiology Task loop — SKIPPED: Orthanc binary not found (apt-get install orthanc orthanc-dicomweb orthanc-gdcm); under CI this fails instead'
@@ -42,6 +52,7 @@ describe.skipIf(skip)(title, () => {
   let store: Store;
   let writeback: FhirWriteback;
   let watcher: PacsWatcher;
+  let radiology: NonNullable<ReturnType<typeof createRadiologyLoop>['consoleSource']>;
   let bundle: Bundle;
   let expected: ReturnType<typeof loadScenario>['expected'];
   let studyUid: string;
@@ -60,6 +71,9 @@ describe.skipIf(skip)(title, () => {
         ];
       if (r?.resourceType === 'ImagingStudy')
         (r as ImagingStudy).identifier = [{ system: 'urn:dicom:uid', value: `urn:oid:${studyUid}` }];
+      // The surgeon plans the surgery for a date: the Task carries it, the worklist shows it.
+      if (r?.resourceType === 'ServiceRequest' && r.meta?.tag?.some((t) => t.code === 'draft-order'))
+        (r as ServiceRequest).occurrenceDateTime = PLANNED;
     }
     const stored = (bundle.entry ?? [])
       .map((e) => e.resource!)
@@ -90,7 +104,7 @@ describe.skipIf(skip)(title, () => {
       Config,
       'pacsWatch' | 'dicomwebBaseUrl' | 'fhirWrite' | 'dicomDefaultTimezone' | 'viewerUrlTemplate'
     > = {
-      pacsWatch: { intervalMs: 60_000 },
+      pacsWatch: { intervalMs: 60_000, sweepIntervalMs: 0 },
       dicomwebBaseUrl: orthanc.dicomWebUrl,
       fhirWrite: { baseUrl: fhir.baseUrl, patientIdentifierSystem: PID_SYSTEM, outboxPollMs: 50 },
     };
@@ -102,6 +116,7 @@ describe.skipIf(skip)(title, () => {
       logger: createLogger('silent'),
     });
     watcher = loop.watcher!;
+    radiology = loop.consoleSource!;
     writeback.start();
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     const sr = buildViewerSr(p, lumbarViewerRois(p), '2.25.7301.9.1', 'comment', { ContentDate: today });
@@ -141,6 +156,21 @@ describe.skipIf(skip)(title, () => {
     });
     expect(created.status).toBe(201);
     const taskId = ((await created.json()) as Task).id!;
+    expect(task!.restriction?.period?.end).toBe(PLANNED);
+
+    // 1b. The worklist reads the open Task back from the FHIR server: the study first, with the date.
+    const list = await radiology.worklist!();
+    expect(list.entries[0]).toMatchObject({
+      studyInstanceUID: studyUid,
+      requested: { task: `Task/${taskId}`, plannedSurgeryDate: PLANNED },
+    });
+    const page = radiologyPage({
+      configured: true,
+      worklist: list.entries,
+      reports: [],
+      showIds: false,
+    });
+    expect(page).toContain('yes (2026-12-14)');
 
     // 2. The radiologist's report lands in the PACS; the watcher measures it, with no API call.
     await storeInstances({ baseUrl: orthanc.dicomWebUrl }, [pendingReport]);

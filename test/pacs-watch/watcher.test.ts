@@ -5,16 +5,19 @@
  * reports without VBQ ROIs are recorded and not retried.
  */
 import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
 import type { Bundle, Observation, Patient } from 'fhir/r4.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getProfileValidator } from '../../src/demo/profile-validator/validator.js';
 import { storeInstances } from '../../src/dicomweb/client.js';
 import { createLogger, type Logger } from '../../src/http/logger.js';
+import { pacsWatchMetrics, type PacsWatchMetrics } from '../../src/http/metrics.js';
 import { parseDicom } from '../../src/imaging/dicom/parse.js';
 import { readRoisFromSr } from '../../src/imaging/roi.js';
 import { measureStudy } from '../../src/imaging/vbq.js';
 import { orthancChangesSource, qidoSource, type ReportSource } from '../../src/pacs-watch/sources.js';
 import { WatchStore } from '../../src/pacs-watch/watch-store.js';
+import { buildWorklist } from '../../src/pacs-watch/worklist.js';
 import { createPacsWatcher, type MeasuredEvent, type PacsWatcher } from '../../src/pacs-watch/watcher.js';
 import type { Store } from '../../src/store/store.js';
 import { createDicomSrHandler, DICOM_SR_OUTBOX_KIND } from '../../src/writeback/dicom-sr.js';
@@ -115,12 +118,25 @@ describe.skipIf(skip).each(storeBackends())(`${title} (store: $name)`, (backend)
   });
 
   function watcher(
-    opts: { source?: 'qido' | 'orthanc'; owner?: string; logger?: Logger; claimMs?: number } = {},
+    opts: {
+      source?: 'qido' | 'orthanc';
+      owner?: string;
+      logger?: Logger;
+      claimMs?: number;
+      sweepIntervalMs?: number;
+      now?: () => Date;
+      metrics?: PacsWatchMetrics;
+      dicomwebUrl?: string;
+    } = {},
   ): PacsWatcher {
     const ws = new WatchStore(store.db);
-    const dicomweb = { baseUrl: orthanc.dicomWebUrl };
+    const dicomweb = { baseUrl: opts.dicomwebUrl ?? orthanc.dicomWebUrl };
     const source: ReportSource =
-      opts.source === 'orthanc' ? orthancChangesSource({ url: orthanc.url }, ws) : qidoSource(dicomweb, ws);
+      opts.source === 'orthanc'
+        ? orthancChangesSource({ url: orthanc.url }, ws)
+        : qidoSource(dicomweb, ws, {
+            ...(opts.sweepIntervalMs !== undefined ? { sweepIntervalMs: opts.sweepIntervalMs } : {}),
+          });
     const w = createPacsWatcher({
       store,
       source,
@@ -131,6 +147,8 @@ describe.skipIf(skip).each(storeBackends())(`${title} (store: $name)`, (backend)
       intervalMs: 200,
       ...(opts.owner ? { owner: opts.owner } : {}),
       ...(opts.claimMs ? { claimMs: opts.claimMs } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
       onMeasured: async (e) => {
         events.push(e);
       },
@@ -308,5 +326,107 @@ describe.skipIf(skip).each(storeBackends())(`${title} (store: $name)`, (backend)
     expect((await w.store.report(srUid))?.reason).toMatch(/no VBQ ROIs/);
     await until('the outbox to drain', drained);
     expect(await observationsOf(p)).toHaveLength(0);
+  });
+  it('notices new spine MR series (QIDO-RS and Orthanc’s feed) and records them for the worklist, measuring nothing', async () => {
+    const w = watcher({ sweepIntervalMs: 0 });
+    await w.runOnce(); // a checkpoint exists: what follows is found by the dated search
+    // A new lumbar MR acquired today (no report yet), and a knee MR.
+    const today = { StudyDate: TODAY, SeriesDate: TODAY, AcquisitionDate: TODAY };
+    const spine = await makePhantom({ slices: 1, uidRoot: '2.25.7108', header: today });
+    const knee = await makePhantom({
+      slices: 1,
+      uidRoot: '2.25.7109',
+      header: { ...today, StudyDescription: 'MRI KNEE', BodyPartExamined: 'KNEE' },
+    });
+    await storeInstances({ baseUrl: orthanc.dicomWebUrl }, [...spine.files, ...knee.files]);
+    const run = await w.runOnce();
+    expect(run).toMatchObject({ series: 2, measurableSeries: 1, measured: 0 });
+    const ws = new WatchStore(store.db);
+    expect(await ws.seriesVerdicts([spine.seriesInstanceUID, knee.seriesInstanceUID])).toEqual(
+      new Map([
+        [spine.seriesInstanceUID, 'lumbar'],
+        [knee.seriesInstanceUID, null],
+      ]),
+    );
+    expect((await ws.measurableSeries(10)).map((x) => x.studyInstanceUID)).toContain(spine.studyInstanceUID);
+    // Recorded once: the next poll (and another replica) leaves them alone.
+    expect((await w.runOnce()).series).toBe(0);
+    expect((await watcher({ owner: 'other', sweepIntervalMs: 0 }).runOnce()).series).toBe(0);
+    // The worklist lists the recorded study even when it is not among the newest studies it queries.
+    const list = await buildWorklist({ dicomweb: { baseUrl: orthanc.dicomWebUrl }, store: ws, limit: 1 });
+    expect(list.entries.map((e) => e.studyInstanceUID)).toContain(spine.studyInstanceUID);
+
+    // Orthanc's change feed: NewSeries of an MR.
+    const feed = watcher({ source: 'orthanc', owner: 'orthanc-series' });
+    await feed.runOnce();
+    const later = await makePhantom({ slices: 1, uidRoot: '2.25.7110', header: today });
+    await storeInstances({ baseUrl: orthanc.dicomWebUrl }, later.files);
+    const fed = await feed.runOnce();
+    expect(fed).toMatchObject({ series: 1, measurableSeries: 1, measured: 0 });
+    expect((await ws.seriesVerdicts([later.seriesInstanceUID])).get(later.seriesInstanceUID)).toBe('lumbar');
+    expect(await observationsOf(later)).toHaveLength(0);
+  });
+
+  it('finds a report imported later with an old date through the sweep, and counts it in /metrics', async () => {
+    const registry = new Registry();
+    const metrics = pacsWatchMetrics(registry);
+    let clock = Date.now();
+    const w = watcher({ sweepIntervalMs: 600_000, now: () => new Date(clock), metrics });
+    await w.runOnce();
+    await w.runOnce(); // checkpoint and first sweep done
+    // Imported today, made in 2019: its ContentDate is far behind the checkpoint.
+    const old = { StudyDate: '20190102', SeriesDate: '20190102', AcquisitionDate: '20190102' };
+    const p = await makePhantom({
+      syntax: 'rle',
+      slices: 3,
+      noise: 10,
+      noiseStart: 7,
+      uidRoot: '2.25.7111',
+      header: old,
+    });
+    const sr = buildViewerSr(p, lumbarViewerRois(p), '2.25.7111.9.1', 'comment', {
+      ContentDate: '20190102',
+      ContentTime: '093000',
+    });
+    await storeInstances({ baseUrl: orthanc.dicomWebUrl }, [...p.files, sr]);
+    // The dated search misses it, and no sweep is due yet.
+    clock += 60_000;
+    const missed = await w.runOnce();
+    expect(missed).toMatchObject({ measured: 0, swept: false });
+    // Once the sweep interval has passed, the sweep lists it: measured once.
+    clock += 600_000;
+    const swept = await w.runOnce();
+    expect(swept).toMatchObject({ measured: 1, swept: true });
+    expect(swept.series).toBeGreaterThanOrEqual(1); // its old-dated MR series too
+    await until('the outbox to drain', drained);
+    const obs = await observationsOf(p);
+    expect(obs).toHaveLength(1);
+    expect(obs[0]!.valueQuantity?.value).toBe(await expectedVbq(p, sr));
+    // The report's content date/time is the Observation's issued.
+    expect(Date.parse(obs[0]!.issued!)).toBe(Date.parse('2019-01-02T09:30:00Z'));
+
+    const value = async (name: string, labels: Record<string, string> = {}) => {
+      const m = (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+        Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+      );
+      return m?.value ?? 0;
+    };
+    expect(await value('cds_pacs_watch_polls_total', { result: 'ok' })).toBe(4);
+    expect(await value('cds_pacs_watch_reports_total', { outcome: 'measured' })).toBe(1);
+    expect(await value('cds_pacs_watch_series_total', { verdict: 'measurable' })).toBeGreaterThanOrEqual(1);
+    expect(await value('cds_pacs_watch_last_poll_timestamp_seconds')).toBe(clock / 1000);
+    const text = await registry.metrics();
+    expect(text).toContain('cds_pacs_watch_reports_total{outcome="measured"} 1');
+
+    // A PACS that does not answer: the poll fails and the error counters move, the last poll time stays.
+    const down = watcher({
+      dicomwebUrl: 'http://127.0.0.1:9/dicom-web',
+      metrics,
+      now: () => new Date(clock + 1000),
+    });
+    await expect(down.runOnce()).rejects.toThrow(/PACS unreachable/);
+    expect(await value('cds_pacs_watch_polls_total', { result: 'error' })).toBe(1);
+    expect(await value('cds_pacs_watch_errors_total', { stage: 'poll' })).toBe(1);
+    expect(await value('cds_pacs_watch_last_poll_timestamp_seconds')).toBe(clock / 1000);
   });
 });

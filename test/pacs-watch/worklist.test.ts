@@ -157,6 +157,14 @@ describe.skipIf(skip)(title, () => {
       expect(entries.map((e) => e.studyInstanceUID)).not.toContain(uid);
   });
 
+  it('lists requested studies even when they are not among the studies the PACS search returns', async () => {
+    const res = await get('/imaging/worklist?limit=1');
+    expect(res.status).toBe(200);
+    const { entries } = (await res.json()) as { entries: WorklistEntry[] };
+    expect(entries.slice(0, 2).map((e) => e.studyInstanceUID)).toEqual([requestedSoon, requestedLate]);
+    expect(entries.length).toBeLessThanOrEqual(3);
+  });
+
   it('needs the client JWT and refuses a bad limit with a stable code', async () => {
     expect((await get('/imaging/worklist', null)).status).toBe(401);
     const bad = await get('/imaging/worklist?limit=0');

@@ -19,6 +19,8 @@ export interface SpineProcedureOrder {
   family: ProcedureFamily;
   longConstruct: boolean;
   regionSpecific: boolean;
+  /** When the order is planned for (occurrence[x] of the draft order), when it says. */
+  plannedDate?: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export function spineProcedureOrders(
     for (const coding of request.code?.coding ?? []) {
       const order = spineProcedureOrder(kb, request.ref, { coding: [coding] });
       if (order === undefined) continue;
+      if (request.occurrence !== undefined) order.plannedDate = request.occurrence;
       orders.push(order);
       break;
     }

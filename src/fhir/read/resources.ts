@@ -9,6 +9,7 @@ import {
   readCodeableConcept,
   readCodeableConcepts,
   readDateElement,
+  readDateTime,
   readIdentifier,
   readNumber,
   readPeriod,
@@ -409,8 +410,23 @@ export function readRequestFields(base: Base, site: ReadSite, raw: JsonRecord): 
     authoredOn: readDateElement(site, raw, 'authoredOn'),
     occurrence:
       firstDate(site, raw, ['occurrenceDateTime']) ??
-      readPeriod(site, raw.occurrencePeriod, 'occurrencePeriod')?.start,
+      readPeriod(site, raw.occurrencePeriod, 'occurrencePeriod')?.start ??
+      timingStart(site, raw.occurrenceTiming),
   };
+}
+
+/** When an occurrenceTiming starts: its earliest event, else the start of its repeat bounds. */
+function timingStart(site: ReadSite, value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  const events = readArray(site, value.event, 'occurrenceTiming.event')
+    .map((e) => readDateTime(e))
+    .filter((e): e is string => e !== undefined)
+    .sort((a, b) => Date.parse(a) - Date.parse(b));
+  if (events[0] !== undefined) return events[0];
+  const repeat = isRecord(value.repeat) ? value.repeat : undefined;
+  return repeat === undefined
+    ? undefined
+    : readPeriod(site, repeat.boundsPeriod, 'occurrenceTiming.repeat.boundsPeriod')?.start;
 }
 
 function readImagingStudy(base: Base, site: ReadSite, raw: JsonRecord): ReadImagingStudy {
