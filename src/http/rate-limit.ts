@@ -27,11 +27,20 @@ export interface ClientLimitsOptions {
   tableName?: string;
 }
 
-/** The client a request was authenticated as (set by the authentication middleware). */
-function clientKey(locals: Record<string, unknown>): string | undefined {
+/**
+ * The limiter key of the client a request was authenticated as (set by the authentication middleware).
+ * Hashed: an issuer is any string (possibly longer than the store's key column); the hash is not secret.
+ * Only configured clients get this far, so the memo of hashes stays as small as CDS_CLIENTS_FILE.
+ */
+function keyOf(memo: Map<string, string>, locals: Record<string, unknown>): string | undefined {
   const iss = (locals.client as { iss?: unknown } | undefined)?.iss;
-  // Hashed: an issuer is any string (possibly longer than the store's key column); the hash is not secret.
-  return typeof iss === 'string' ? createHash('sha256').update(iss).digest('base64url') : undefined;
+  if (typeof iss !== 'string') return undefined;
+  let key = memo.get(iss);
+  if (key === undefined) {
+    key = createHash('sha256').update(iss).digest('base64url');
+    memo.set(iss, key);
+  }
+  return key;
 }
 
 async function postgresLimiter(
@@ -72,15 +81,13 @@ export async function createClientLimiter(options: ClientLimitsOptions): Promise
         })
       : memory;
   }
-  // duration 0: a counter that never expires, incremented on arrival and given back when the answer is
-  // sent or the connection closes.
-  const inFlight =
-    options.maxConcurrent > 0
-      ? new RateLimiterMemory({ keyPrefix: 'cds-inflight', points: options.maxConcurrent, duration: 0 })
-      : undefined;
+  // Requests in flight per client on this instance: a plain counter, incremented on arrival and given back
+  // once when the answer is sent or the connection closes (nothing to expire, nothing to share).
+  const inFlight = new Map<string, number>();
+  const keys = new Map<string, string>();
 
   return async (_req, res, next) => {
-    const key = clientKey(res.locals as Record<string, unknown>);
+    const key = keyOf(keys, res.locals as Record<string, unknown>);
     if (key === undefined) {
       next();
       return;
@@ -99,26 +106,23 @@ export async function createClientLimiter(options: ClientLimitsOptions): Promise
         throw rejection;
       }
     }
-    if (inFlight) {
-      try {
-        await inFlight.consume(key);
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) {
-          // The limiter counts a refused attempt too; give it back, as nothing is in flight for it.
-          void inFlight.reward(key, 1);
-          res.setHeader('Retry-After', '1');
-          throw new AppError(
-            'too-many-concurrent-requests',
-            `Too many requests from this client in progress at once: at most ${options.maxConcurrent}`,
-          );
-        }
-        throw rejection;
+    if (options.maxConcurrent > 0) {
+      const current = inFlight.get(key) ?? 0;
+      if (current >= options.maxConcurrent) {
+        res.setHeader('Retry-After', '1');
+        throw new AppError(
+          'too-many-concurrent-requests',
+          `Too many requests from this client in progress at once: at most ${options.maxConcurrent}`,
+        );
       }
+      inFlight.set(key, current + 1);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
-        void inFlight.reward(key, 1);
+        const left = (inFlight.get(key) ?? 1) - 1;
+        if (left > 0) inFlight.set(key, left);
+        else inFlight.delete(key);
       };
       res.once('finish', release);
       res.once('close', release);
