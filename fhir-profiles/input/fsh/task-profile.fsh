@@ -57,6 +57,7 @@ Usage: #example
 * reasonReference = Reference(ServiceRequest/example-tlif)
 * requester = Reference(Practitioner/example)
 * authoredOn = "2025-03-15T08:00:00Z"
+* restriction.period.end = "2025-04-02"
 * performerType = http://snomed.info/sct#66862007 "Radiologist"
 * input[0].type = RadiologyTaskCodeSystem#study-instance-uid
 * input[0].valueOid = "urn:oid:2.25.1234"
