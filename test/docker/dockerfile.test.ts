@@ -55,10 +55,10 @@ function betterSqlitePrebuild(dir: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Where the stage directories go: the stages write two node_modules trees (about 1.4 GB in tens of thousands
- * of files), which on a busy disk cost more time waiting on I/O than npm spends working. A RAM-backed
- * /dev/shm is used when it has room and allows executables (the build stage runs esbuild's binary from its
- * node_modules); otherwise the system's temporary directory, as before.
+ * Where the stage directories go: the stages write three node_modules trees (about 1.9 GB in tens of
+ * thousands of files), which on a busy disk cost more time waiting on I/O than npm spends working. A
+ * RAM-backed /dev/shm is used when it has room and allows executables (the build stage runs esbuild's
+ * binary from its node_modules); otherwise the system's temporary directory, as before.
  */
 function workParent(): string {
   const shm = '/dev/shm';
@@ -113,7 +113,7 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
 
   afterAll(() => {
     if (!work) return;
-    // Two node_modules trees (about 1.4 GB in tens of thousands of files): removing them from a disk took
+    // Three node_modules trees (about 1.9 GB in tens of thousands of files): removing them from a disk took
     // up to a minute on a busy machine, at the end of the suite's longest file. Nothing here checks the
     // removal, so a detached `rm` does it after the file has ended (in seconds from /dev/shm).
     if (process.platform === 'win32') return fs.rmSync(work, { recursive: true, force: true });
