@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
@@ -29,6 +30,13 @@ const FIRST = [
   'test/browser/care-team.test.ts',
   'test/e2e/process.test.ts',
 ];
+
+// A renamed or removed file would silently lose its place at the front of the run.
+for (const file of FIRST) {
+  if (!fs.existsSync(path.join(import.meta.dirname, file))) {
+    throw new Error(`vitest.config.ts: ${file} (in FIRST) does not exist`);
+  }
+}
 
 class CriticalPathFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
