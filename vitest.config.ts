@@ -1,5 +1,8 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Test files that need a fresh module graph each: they start child processes or a browser, build the
@@ -15,6 +18,43 @@ const ISOLATED = [
   'test/api-docs/**/*.test.ts',
 ];
 
+/**
+ * Started before everything else, longest first. On a clean clone vitest has no timings yet and starts
+ * the largest files first; these are the ones whose wall time is the suite's critical path (the Dockerfile
+ * stage test waits minutes on `npm ci` and `tsc`, the browser tests on Chromium). Started last, any of
+ * them would end the run minutes after every other file.
+ */
+const FIRST = [
+  'test/docker/dockerfile.test.ts',
+  'test/browser/ohif-radiology.test.ts',
+  'test/browser/care-team.test.ts',
+  'test/e2e/process.test.ts',
+];
+
+// A renamed or removed file would silently lose its place at the front of the run.
+for (const file of FIRST) {
+  if (!fs.existsSync(path.join(import.meta.dirname, file))) {
+    throw new Error(`vitest.config.ts: ${file} (in FIRST) does not exist`);
+  }
+}
+
+class CriticalPathFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification): number => {
+      const i = FIRST.indexOf(
+        path
+          .relative(import.meta.dirname, spec.moduleId)
+          .split(path.sep)
+          .join('/'),
+      );
+      return i === -1 ? FIRST.length : i;
+    };
+    // Array.prototype.sort is stable: every other file keeps vitest's own order.
+    return sorted.sort((a, b) => rank(a) - rank(b));
+  }
+}
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -22,8 +62,11 @@ export default defineConfig({
     pool: 'forks',
     // vitest's default is one worker per core minus one: a single worker on a 2-core CI machine, which
     // leaves the second core idle while tests wait on the processes and servers they start (the service,
-    // Orthanc, PostgreSQL, npm). Two or more workers halve the wall time there.
-    maxWorkers: Math.max(2, os.availableParallelism()),
+    // Orthanc, PostgreSQL, npm). One worker more than there are cores: the Dockerfile stage test holds a
+    // worker for minutes while only its child processes (npm ci, tsc) work, and with two workers it and
+    // one browser test left a single worker for the other ninety files.
+    maxWorkers: Math.max(3, os.availableParallelism() + 1),
+    sequence: { sequencer: CriticalPathFirst },
     tags: [
       {
         name: 'slow',
