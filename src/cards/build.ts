@@ -52,14 +52,15 @@ export function fitSummary(headline: string, advice: string): string {
 
 /** Drops the most dispensable lines until the detail fits the card budget. */
 export function fitDetail(lines: DetailLine[]): DetailLine[] {
-  let kept = [...lines];
-  const size = (ls: DetailLine[]) => ls.reduce((n, l) => n + renderedLength(l.text) + 1, 0);
-  while (
-    (kept.length > DETAIL_MAX_LINES || size(kept) > DETAIL_MAX_CHARS) &&
-    kept.some((l) => l.dropOrder > 0)
-  ) {
+  let kept = lines.slice();
+  // The rendered size is summed once and updated as lines go (it was re-summed on every check).
+  let size = 0;
+  for (const l of kept) size += renderedLength(l.text) + 1;
+  while ((kept.length > DETAIL_MAX_LINES || size > DETAIL_MAX_CHARS) && kept.some((l) => l.dropOrder > 0)) {
     const drop = kept.reduce((worst, l) => (l.dropOrder > worst.dropOrder ? l : worst));
+    const before = kept.length;
     kept = kept.filter((l) => l !== drop);
+    size -= (before - kept.length) * (renderedLength(drop.text) + 1);
   }
   return kept;
 }
@@ -95,7 +96,9 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
     fieldCaveat,
     ...patient.filter((c) => !strong.includes(c)).map((c) => caveatLine(kb, c, 1)),
   ].filter((l): l is DetailLine => l !== undefined);
-  ordered.slice(0, 2).forEach((line, i) => optional.push({ ...line, dropOrder: i === 0 ? 2 : 4 }));
+  ordered
+    .slice(0, 2)
+    .forEach((line, i) => optional.push({ text: line.text, dropOrder: i === 0 ? 2 : 4, refs: line.refs }));
   for (const line of optional) if (line !== undefined) lines.push(line);
   return fitDetail(lines);
 }

@@ -36,5 +36,12 @@ export function metricLabel(metric: ScoreMetric, region: 'lumbar' | 'cervical'):
 
 /** The text a reader sees once Markdown emphasis is rendered (for the detail length budget). */
 export function renderedLength(markdown: string): number {
-  return markdown.replace(/\*\*|__|\*|_/g, '').length;
+  // Every '*' and '_' is emphasis markup ("**", "__", "*", "_" all vanish), so count them rather than
+  // build the stripped copy: the budget check runs for every detail line of every card.
+  let markup = 0;
+  for (let i = 0; i < markdown.length; i++) {
+    const c = markdown.charCodeAt(i);
+    if (c === 42 /* * */ || c === 95 /* _ */) markup++;
+  }
+  return markdown.length - markup;
 }

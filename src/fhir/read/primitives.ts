@@ -146,11 +146,19 @@ export function readCodeableConcept(
     return undefined;
   }
   const coding: Coding[] = [];
-  readArray(site, value.coding, `${path}.coding`).forEach((c, i) => {
-    const read = readCoding(c);
-    if (read === undefined) site.log.add(site.source, `${path}.coding[${i}] is not a Coding`);
-    else coding.push(read);
-  });
+  // readArray's checks inlined: its path argument would be built for every concept read, and it is
+  // needed only when `coding` is not an array (received JSON has no sparse arrays, so a plain loop
+  // visits what forEach did).
+  const codings = value.coding;
+  if (Array.isArray(codings)) {
+    for (let i = 0; i < codings.length; i++) {
+      const read = readCoding(codings[i]);
+      if (read === undefined) site.log.add(site.source, `${path}.coding[${i}] is not a Coding`);
+      else coding.push(read);
+    }
+  } else if (codings !== undefined && codings !== null) {
+    site.log.add(site.source, `${path}.coding is not an array`);
+  }
   const concept: CodeableConcept = { coding };
   const text = readString(value.text);
   if (text !== undefined) concept.text = text;
@@ -160,10 +168,11 @@ export function readCodeableConcept(
 /** A list of CodeableConcepts (category, reasonCode...): unreadable items dropped and recorded. */
 export function readCodeableConcepts(site: ReadSite, value: unknown, path: string): CodeableConcept[] {
   const out: CodeableConcept[] = [];
-  readArray(site, value, path).forEach((item, i) => {
-    const read = readCodeableConcept(site, item, `${path}[${i}]`);
+  const items = readArray(site, value, path);
+  for (let i = 0; i < items.length; i++) {
+    const read = readCodeableConcept(site, items[i], `${path}[${i}]`);
     if (read !== undefined) out.push(read);
-  });
+  }
   return out;
 }
 
@@ -198,10 +207,12 @@ export function readQuantity(site: ReadSite, value: unknown, path: string): Quan
     site.log.add(site.source, `${path}.value is not a number`);
   }
   if (number !== undefined) quantity.value = number;
-  for (const key of ['unit', 'system', 'code'] as const) {
-    const text = readString(value[key]);
-    if (text !== undefined) quantity[key] = text;
-  }
+  const unit = readString(value.unit);
+  if (unit !== undefined) quantity.unit = unit;
+  const system = readString(value.system);
+  if (system !== undefined) quantity.system = system;
+  const code = readString(value.code);
+  if (code !== undefined) quantity.code = code;
   return quantity;
 }
 
@@ -263,9 +274,10 @@ export function readReference(site: ReadSite, value: unknown, path: string): Ref
 
 export function readReferences(site: ReadSite, value: unknown, path: string): Reference[] {
   const out: Reference[] = [];
-  readArray(site, value, path).forEach((item, i) => {
-    const read = readReference(site, item, `${path}[${i}]`);
+  const items = readArray(site, value, path);
+  for (let i = 0; i < items.length; i++) {
+    const read = readReference(site, items[i], `${path}[${i}]`);
     if (read !== undefined) out.push(read);
-  });
+  }
   return out;
 }
