@@ -65,6 +65,9 @@ export function fitDetail(lines: DetailLine[]): DetailLine[] {
   return kept;
 }
 
+/** Caveats that weaken the deciding datum for this patient (listed first). */
+const WEAKENING = new Set<string>(['hyperlipidemia', 'lumbarTScore', 'stale']);
+
 function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   const lines: DetailLine[] = [];
   for (const line of [overdueLine(kb, finding), preliminaryLine(finding)]) if (line) lines.push(line);
@@ -85,20 +88,28 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   ];
   // At most two caveats: what weakens the deciding datum for this patient (a confounder, a lumbar-only
   // T-score, stale data) first, then the deciding comparison's field-strength caveat, then the others.
+  // Lines are worded only until two are found (each caveatLine call writes all its wordings).
   const fieldCaveat = fieldStrengthCaveatLine(kb, finding);
   const patient = finding.caveats.filter(
     (c) => fieldCaveat === undefined || (c !== 'fieldStrength' && c !== 'fieldStrengthUnknown'),
   );
-  const weakening = new Set<string>(['hyperlipidemia', 'lumbarTScore', 'stale']);
-  const strong = patient.filter((c) => weakening.has(c));
-  const ordered = [
-    ...strong.map((c) => caveatLine(kb, c, 0)),
-    fieldCaveat,
-    ...patient.filter((c) => !strong.includes(c)).map((c) => caveatLine(kb, c, 1)),
-  ].filter((l): l is DetailLine => l !== undefined);
-  ordered
-    .slice(0, 2)
-    .forEach((line, i) => optional.push({ text: line.text, dropOrder: i === 0 ? 2 : 4, refs: line.refs }));
+  const caveats: DetailLine[] = [];
+  for (const c of patient) {
+    if (caveats.length === 2) break;
+    if (!WEAKENING.has(c)) continue;
+    const line = caveatLine(kb, c, 0);
+    if (line !== undefined) caveats.push(line);
+  }
+  if (fieldCaveat !== undefined && caveats.length < 2) caveats.push(fieldCaveat);
+  for (const c of patient) {
+    if (caveats.length === 2) break;
+    if (WEAKENING.has(c)) continue;
+    const line = caveatLine(kb, c, 1);
+    if (line !== undefined) caveats.push(line);
+  }
+  caveats.forEach((line, i) =>
+    optional.push({ text: line.text, dropOrder: i === 0 ? 2 : 4, refs: line.refs }),
+  );
   for (const line of optional) if (line !== undefined) lines.push(line);
   return fitDetail(lines);
 }

@@ -131,8 +131,17 @@ function shortCitation(kb: KnowledgeBase, refId: string): string {
   return `${ref.authors.split(/[ ,]/)[0] ?? ref.authors} ${ref.year}`;
 }
 
+/** Texts of numbers already written (as cards/format.ts's num: the labels repeat the same few numbers). */
+const written = new Map<number, string>();
+
 function num(value: number): string {
-  return String(Number(value.toFixed(3)));
+  let text = written.get(value);
+  if (text === undefined) {
+    text = String(Number(value.toFixed(3)));
+    if (written.size >= 1024) written.clear();
+    written.set(value, text);
+  }
+  return text;
 }
 
 /** "site-calibrated (n = 212, AUC 0.81)" from the provenance the calibration wrote. */
