@@ -79,14 +79,26 @@ const FHIR_DATE_TIME =
 /** A FHIR date/dateTime/instant that also parses to a real point in time, or nothing. */
 export function readDateTime(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 40) return undefined;
-  const match = FHIR_DATE_TIME.exec(value);
-  if (match === null || match[1] === '0000') return undefined;
-  if (match[5] !== undefined) {
+  // test() and fixed positions rather than exec()'s capture array: once the pattern matched, the year
+  // is characters 0-3, the month 5-6 and, when the value is at least a full date, the day 8-9.
+  if (!FHIR_DATE_TIME.test(value) || value.startsWith('0000')) return undefined;
+  if (value.length >= 10) {
     // Date.parse rolls 2026-02-30 over to March: a day the month does not have is refused here.
-    const [year, month, dayOfMonth] = [Number(match[1]), Number(match[3]), Number(match[5])];
-    if (new Date(Date.UTC(year, month - 1, dayOfMonth)).getUTCDate() !== dayOfMonth) return undefined;
+    const year = Number(value.slice(0, 4));
+    const month = Number(value.slice(5, 7));
+    const dayOfMonth = Number(value.slice(8, 10));
+    if (dayOfMonth > daysInMonth(year, month)) return undefined;
   }
   return Number.isNaN(Date.parse(value)) ? undefined : value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days of a month of the proleptic Gregorian calendar (year 1-9999, month 1-12). */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return leap ? 29 : 28;
 }
 
 /** A date element that, when present, must be a valid FHIR date/dateTime: anything else is recorded. */
