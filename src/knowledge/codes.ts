@@ -26,8 +26,11 @@ function normalise(code: string): string {
 }
 
 interface ListIndex {
-  /** `system|CODE` -> position of the first exact entry. */
-  exact: Map<string, number>;
+  /**
+   * system -> CODE -> position of the first exact entry (two levels, so a lookup builds no
+   * `system|CODE` key string: each coding is looked up in several lists per call).
+   */
+  exact: Map<string, Map<string, number>>;
   /** Per system, the prefix entries (normalised code, position), in list order. */
   prefixes: Map<string, { code: string; at: number }[]>;
   orderEntry: CodeEntry | undefined;
@@ -64,8 +67,9 @@ function listIndex(kb: KnowledgeBase, listId: CodeListId): ListIndex {
       list.push({ code, at });
       index.prefixes.set(entry.system, list);
     } else {
-      const key = `${entry.system}|${code}`;
-      if (!index.exact.has(key)) index.exact.set(key, at);
+      let byCode = index.exact.get(entry.system);
+      if (byCode === undefined) index.exact.set(entry.system, (byCode = new Map()));
+      if (!byCode.has(code)) byCode.set(code, at);
     }
   });
   byList.set(listId, index);
@@ -81,7 +85,7 @@ export function findCodeEntry(
   if (typeof coding?.system !== 'string' || typeof coding.code !== 'string') return undefined;
   const code = normalise(coding.code);
   const index = listIndex(kb, listId);
-  let at = index.exact.get(`${coding.system}|${code}`) ?? Number.POSITIVE_INFINITY;
+  let at = index.exact.get(coding.system)?.get(code) ?? Number.POSITIVE_INFINITY;
   for (const prefix of index.prefixes.get(coding.system) ?? []) {
     if (prefix.at >= at) break;
     if (code.startsWith(prefix.code)) at = prefix.at;
