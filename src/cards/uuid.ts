@@ -32,9 +32,9 @@ const oneShotHash: typeof nodeCrypto.hash | undefined =
 /** The hash input, reused: hashing is synchronous, and a fresh buffer per uuid drained the pool. */
 let scratch = Buffer.alloc(512);
 
-function sha1(namespace: Buffer, name: string): Buffer {
+function sha1Hex(namespace: Buffer, name: string): string {
   if (oneShotHash === undefined)
-    return nodeCrypto.createHash('sha1').update(namespace).update(name, 'utf8').digest();
+    return nodeCrypto.createHash('sha1').update(namespace).update(name, 'utf8').digest('hex');
   // UTF-8 takes at most 3 bytes per UTF-16 code unit, so this size always holds the name.
   const room = namespace.length + name.length * 3;
   // A name beyond 64 KiB (not one we make) gets a buffer of its own rather than a lasting big scratch.
@@ -42,15 +42,18 @@ function sha1(namespace: Buffer, name: string): Buffer {
   const input = scratch.length >= room ? scratch : Buffer.alloc(room);
   namespace.copy(input, 0);
   const written = input.write(name, namespace.length, 'utf8');
-  return oneShotHash('sha1', input.subarray(0, namespace.length + written), 'buffer');
+  return oneShotHash('sha1', input.subarray(0, namespace.length + written), 'hex');
 }
+
+/** The variant nibble (10xx) of a hex digit's low two bits. */
+const VARIANT = ['8', '9', 'a', 'b'];
 
 /** A version-5 UUID of `name` in `namespace`. */
 export function uuidV5(name: string, namespace: string = CARD_UUID_NAMESPACE): string {
-  const hash = sha1(uuidBytes(namespace), name);
-  const bytes = hash.subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // The first 16 bytes of the hash as hex, with the version (5, byte 6's high nibble = hex digit 12)
+  // and the variant (10xx, byte 8's high nibble = hex digit 16) set in the text itself: no Buffer per
+  // uuid, the same result as setting the bits in the bytes.
+  const hex = sha1Hex(uuidBytes(namespace), name);
+  const variant = VARIANT[Number.parseInt(hex[16]!, 16) & 0x3]!;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

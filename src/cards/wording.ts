@@ -352,8 +352,17 @@ const DECISION_POINT: Record<Advice, string> = {
   'preliminary-score': 'preliminary-score',
 };
 
+/** Decision points by id (the first of each id, as a find would give), indexed once per list. */
+const decisionPointIndex = new WeakMap<KnowledgeBase['decisionPoints'], Map<string, string[]>>();
+
 function refsOf(kb: KnowledgeBase, decisionPoint: string): string[] {
-  return kb.decisionPoints.find((d) => d.id === decisionPoint)?.references ?? [];
+  let byId = decisionPointIndex.get(kb.decisionPoints);
+  if (byId === undefined) {
+    byId = new Map();
+    for (const d of kb.decisionPoints) if (!byId.has(d.id)) byId.set(d.id, d.references);
+    decisionPointIndex.set(kb.decisionPoints, byId);
+  }
+  return byId.get(decisionPoint) ?? [];
 }
 
 function citeAll(kb: KnowledgeBase, refs: string[]): string {
