@@ -52,17 +52,21 @@ export function fitSummary(headline: string, advice: string): string {
 
 /** Drops the most dispensable lines until the detail fits the card budget. */
 export function fitDetail(lines: DetailLine[]): DetailLine[] {
-  let kept = [...lines];
-  const size = (ls: DetailLine[]) => ls.reduce((n, l) => n + renderedLength(l.text) + 1, 0);
-  while (
-    (kept.length > DETAIL_MAX_LINES || size(kept) > DETAIL_MAX_CHARS) &&
-    kept.some((l) => l.dropOrder > 0)
-  ) {
+  let kept = lines.slice();
+  // The rendered size is summed once and updated as lines go (it was re-summed on every check).
+  let size = 0;
+  for (const l of kept) size += renderedLength(l.text) + 1;
+  while ((kept.length > DETAIL_MAX_LINES || size > DETAIL_MAX_CHARS) && kept.some((l) => l.dropOrder > 0)) {
     const drop = kept.reduce((worst, l) => (l.dropOrder > worst.dropOrder ? l : worst));
+    const before = kept.length;
     kept = kept.filter((l) => l !== drop);
+    size -= (before - kept.length) * (renderedLength(drop.text) + 1);
   }
   return kept;
 }
+
+/** Caveats that weaken the deciding datum for this patient (listed first). */
+const WEAKENING = new Set<string>(['hyperlipidemia', 'lumbarTScore', 'stale']);
 
 function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   const lines: DetailLine[] = [];
@@ -84,18 +88,28 @@ function detailLines(kb: KnowledgeBase, finding: Finding): DetailLine[] {
   ];
   // At most two caveats: what weakens the deciding datum for this patient (a confounder, a lumbar-only
   // T-score, stale data) first, then the deciding comparison's field-strength caveat, then the others.
+  // Lines are worded only until two are found (each caveatLine call writes all its wordings).
   const fieldCaveat = fieldStrengthCaveatLine(kb, finding);
   const patient = finding.caveats.filter(
     (c) => fieldCaveat === undefined || (c !== 'fieldStrength' && c !== 'fieldStrengthUnknown'),
   );
-  const weakening = new Set<string>(['hyperlipidemia', 'lumbarTScore', 'stale']);
-  const strong = patient.filter((c) => weakening.has(c));
-  const ordered = [
-    ...strong.map((c) => caveatLine(kb, c, 0)),
-    fieldCaveat,
-    ...patient.filter((c) => !strong.includes(c)).map((c) => caveatLine(kb, c, 1)),
-  ].filter((l): l is DetailLine => l !== undefined);
-  ordered.slice(0, 2).forEach((line, i) => optional.push({ ...line, dropOrder: i === 0 ? 2 : 4 }));
+  const caveats: DetailLine[] = [];
+  for (const c of patient) {
+    if (caveats.length === 2) break;
+    if (!WEAKENING.has(c)) continue;
+    const line = caveatLine(kb, c, 0);
+    if (line !== undefined) caveats.push(line);
+  }
+  if (fieldCaveat !== undefined && caveats.length < 2) caveats.push(fieldCaveat);
+  for (const c of patient) {
+    if (caveats.length === 2) break;
+    if (WEAKENING.has(c)) continue;
+    const line = caveatLine(kb, c, 1);
+    if (line !== undefined) caveats.push(line);
+  }
+  caveats.forEach((line, i) =>
+    optional.push({ text: line.text, dropOrder: i === 0 ? 2 : 4, refs: line.refs }),
+  );
   for (const line of optional) if (line !== undefined) lines.push(line);
   return fitDetail(lines);
 }

@@ -10,10 +10,18 @@ export function shortCitation(kb: KnowledgeBase, refId: string): string {
   return shortOf(ref);
 }
 
+/** Short names by reference (the knowledge base's references never change once loaded). */
+const shortNames = new WeakMap<Reference, string>();
+
 function shortOf(ref: Reference): string {
   if (ref.short !== undefined) return ref.short;
-  const name = ref.authors.split(/[ ,]/)[0] ?? ref.authors;
-  return `${name} ${ref.year}`;
+  let short = shortNames.get(ref);
+  if (short === undefined) {
+    const name = ref.authors.split(/[ ,]/)[0] ?? ref.authors;
+    short = `${name} ${ref.year}`;
+    shortNames.set(ref, short);
+  }
+  return short;
 }
 
 /** Where a reader can open the work: DOI, else PubMed, else the publisher's page. */

@@ -8,9 +8,22 @@ export const METRIC_LABEL: Record<ScoreMetric, string> = {
   'c-vbq': 'C-VBQ',
 };
 
+/**
+ * Texts of numbers already written: a card writes the same few thresholds and values many times, and
+ * toFixed + String was the largest self time of the wording. Bounded; a Map treats 0 and -0 as one key,
+ * and both read "0".
+ */
+const written = new Map<number, string>();
+
 /** A number as published: no trailing zeros, at most three decimals. */
 export function num(value: number): string {
-  return String(Number(value.toFixed(3)));
+  let text = written.get(value);
+  if (text === undefined) {
+    text = String(Number(value.toFixed(3)));
+    if (written.size >= 1024) written.clear();
+    written.set(value, text);
+  }
+  return text;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -36,5 +49,12 @@ export function metricLabel(metric: ScoreMetric, region: 'lumbar' | 'cervical'):
 
 /** The text a reader sees once Markdown emphasis is rendered (for the detail length budget). */
 export function renderedLength(markdown: string): number {
-  return markdown.replace(/\*\*|__|\*|_/g, '').length;
+  // Every '*' and '_' is emphasis markup ("**", "__", "*", "_" all vanish), so count them rather than
+  // build the stripped copy: the budget check runs for every detail line of every card.
+  let markup = 0;
+  for (let i = 0; i < markdown.length; i++) {
+    const c = markdown.charCodeAt(i);
+    if (c === 42 /* * */ || c === 95 /* _ */) markup++;
+  }
+  return markdown.length - markup;
 }

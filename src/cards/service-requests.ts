@@ -19,8 +19,19 @@ export interface OrderContext {
 
 export type SuggestedOrderKind = 'dxa' | 'referral' | 'vitamin-d';
 
-function base(ctx: OrderContext, reason: string): Omit<ServiceRequest, 'code'> {
-  return {
+/**
+ * A draft ServiceRequest, written out field by field: spreading a shared base into each kind's literal
+ * took V8's slow generic copy path (the largest self time of buildCards). The keys come in the
+ * order the spread gave them, so the serialised resource is unchanged.
+ */
+function draftOrder(
+  ctx: OrderContext,
+  reason: string,
+  category: ServiceRequest['category'],
+  code: ServiceRequest['code'],
+  performerType?: ServiceRequest['performerType'],
+): ServiceRequest {
+  const order: ServiceRequest = {
     resourceType: 'ServiceRequest',
     meta: { profile: [SERVICE_REQUEST_PROFILE] },
     status: 'draft',
@@ -30,6 +41,10 @@ function base(ctx: OrderContext, reason: string): Omit<ServiceRequest, 'code'> {
     authoredOn: ctx.now.toISOString(),
     reasonCode: [{ text: reason }],
   };
+  if (category !== undefined) order.category = category;
+  order.code = code;
+  if (performerType !== undefined) order.performerType = performerType;
+  return order;
 }
 
 /** The ServiceRequest a suggestion creates. Codes come from the code lists (entries with role order). */
@@ -42,38 +57,40 @@ export function suggestedOrder(
   switch (kind) {
     case 'dxa': {
       const code = orderCode(kb, 'dxa-orders');
-      return {
-        ...base(ctx, reason),
-        category: [{ coding: [{ system: SYSTEMS.snomed, code: '363679005', display: 'Imaging' }] }],
-        code: {
+      return draftOrder(
+        ctx,
+        reason,
+        [{ coding: [{ system: SYSTEMS.snomed, code: '363679005', display: 'Imaging' }] }],
+        {
           coding: [{ system: code.system, code: code.code, display: code.display }],
           text: 'DXA bone density (hip and spine)',
         },
-      };
+      );
     }
     case 'referral': {
       const code = orderCode(kb, 'bone-health-referrals');
-      return {
-        ...base(ctx, reason),
-        code: {
+      return draftOrder(
+        ctx,
+        reason,
+        undefined,
+        {
           coding: [{ system: code.system, code: code.code, display: code.display }],
           text: 'Bone-health / endocrinology referral',
         },
-        performerType: { text: 'Endocrinology or metabolic bone clinic' },
-      };
+        { text: 'Endocrinology or metabolic bone clinic' },
+      );
     }
     case 'vitamin-d': {
       const code = orderCode(kb, 'vitamin-d-25oh');
-      return {
-        ...base(ctx, reason),
-        category: [
-          { coding: [{ system: SYSTEMS.snomed, code: '108252007', display: 'Laboratory procedure' }] },
-        ],
-        code: {
+      return draftOrder(
+        ctx,
+        reason,
+        [{ coding: [{ system: SYSTEMS.snomed, code: '108252007', display: 'Laboratory procedure' }] }],
+        {
           coding: [{ system: code.system, code: code.code, display: code.display }],
           text: '25-OH vitamin D',
         },
-      };
+      );
     }
   }
 }

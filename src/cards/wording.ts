@@ -163,35 +163,51 @@ function drugs(finding: Finding): string {
   return names.length === 0 ? 'treatment' : names.join(' and ');
 }
 
-/** The summary's second part: what the card asks for. */
+/** The summary's second part: what the card asks for (a switch: only the wording asked for is written). */
 export function adviceText(finding: Finding): string {
-  const dxa = finding.evidence.find((e) => e.kind === 'dxa');
-  const advice: Record<Advice, string> = {
-    'treat-before-surgery': 'untreated, treat before elective surgery',
-    referral: 'bone-health referral advised',
-    workup: 'bone-health workup advised',
-    // Only a T-score can show a DXA is not osteoporotic; anything else is "a DXA on record".
-    'discordant-with-dxa':
-      dxa !== undefined && dxa.kind === 'dxa'
-        ? `recent DXA T ${num(dxa.fact.value)}; interpret with caution`
-        : 'a recent DXA is on record; interpret with caution',
-    'on-treatment-complete-evaluation': 'on treatment; complete the evaluation',
-    'evaluation-in-progress': 'evaluation in progress; treatment not yet recorded',
-    'review-borderline': 'borderline bone quality; review before surgery',
-    'consider-dxa': 'consider DXA before surgery',
-    'dxa-advised': 'DXA advised before elective spine surgery',
-    'dxa-already-ordered': 'DXA already ordered',
-    'measure-score': `measure ${finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ'} before surgery`,
-    'z-score-referral': 'bone-health referral advised',
-    'denosumab-overdue': 'rebound vertebral-fracture risk',
-    'consider-anabolic': 'consider anabolic treatment first',
-    'baseline-dxa-on-treatment': 'baseline DXA advised',
-    'cross-region-screening': 'screening-level evidence; consider DXA',
-    'preliminary-score': 'confirm before relying on it',
-  };
   if (finding.context.kidney !== undefined && finding.advice === 'treat-before-surgery')
     return 'untreated; CKD-aware bone-health referral before elective surgery';
-  return advice[finding.advice];
+  switch (finding.advice) {
+    case 'treat-before-surgery':
+      return 'untreated, treat before elective surgery';
+    case 'referral':
+      return 'bone-health referral advised';
+    case 'workup':
+      return 'bone-health workup advised';
+    case 'discordant-with-dxa': {
+      // Only a T-score can show a DXA is not osteoporotic; anything else is "a DXA on record".
+      const dxa = finding.evidence.find((e) => e.kind === 'dxa');
+      return dxa !== undefined && dxa.kind === 'dxa'
+        ? `recent DXA T ${num(dxa.fact.value)}; interpret with caution`
+        : 'a recent DXA is on record; interpret with caution';
+    }
+    case 'on-treatment-complete-evaluation':
+      return 'on treatment; complete the evaluation';
+    case 'evaluation-in-progress':
+      return 'evaluation in progress; treatment not yet recorded';
+    case 'review-borderline':
+      return 'borderline bone quality; review before surgery';
+    case 'consider-dxa':
+      return 'consider DXA before surgery';
+    case 'dxa-advised':
+      return 'DXA advised before elective spine surgery';
+    case 'dxa-already-ordered':
+      return 'DXA already ordered';
+    case 'measure-score':
+      return `measure ${finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ'} before surgery`;
+    case 'z-score-referral':
+      return 'bone-health referral advised';
+    case 'denosumab-overdue':
+      return 'rebound vertebral-fracture risk';
+    case 'consider-anabolic':
+      return 'consider anabolic treatment first';
+    case 'baseline-dxa-on-treatment':
+      return 'baseline DXA advised';
+    case 'cross-region-screening':
+      return 'screening-level evidence; consider DXA';
+    case 'preliminary-score':
+      return 'confirm before relying on it';
+  }
 }
 
 function site(item: Extract<EvidenceItem, { kind: 'dxa' | 'dxa-z' }>): string {
@@ -336,8 +352,17 @@ const DECISION_POINT: Record<Advice, string> = {
   'preliminary-score': 'preliminary-score',
 };
 
+/** Decision points by id (the first of each id, as a find would give), indexed once per list. */
+const decisionPointIndex = new WeakMap<KnowledgeBase['decisionPoints'], Map<string, string[]>>();
+
 function refsOf(kb: KnowledgeBase, decisionPoint: string): string[] {
-  return kb.decisionPoints.find((d) => d.id === decisionPoint)?.references ?? [];
+  let byId = decisionPointIndex.get(kb.decisionPoints);
+  if (byId === undefined) {
+    byId = new Map();
+    for (const d of kb.decisionPoints) if (!byId.has(d.id)) byId.set(d.id, d.references);
+    decisionPointIndex.set(kb.decisionPoints, byId);
+  }
+  return byId.get(decisionPoint) ?? [];
 }
 
 function citeAll(kb: KnowledgeBase, refs: string[]): string {
@@ -356,38 +381,58 @@ function workupParts(finding: Finding): string {
 export function recommendationLine(kb: KnowledgeBase, finding: Finding): DetailLine {
   const ctLead = finding.lead?.kind === 'ct-hu' && finding.lead.role === 'strong';
   const refs = refsOf(kb, ctLead ? 'low-ct-hu' : DECISION_POINT[finding.advice]);
-  const dxaToo = finding.actions.dxa === 'suggest';
-  const score = finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ';
-  const ckd = finding.context.kidney !== undefined;
-  const text: Record<Advice, string> = {
-    'treat-before-surgery': ckd
-      ? `bone-health referral aware of CKD-MBD (with nephrology), treatment chosen for the kidney function, before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`
-      : `bone-health / endocrinology referral and osteoporosis treatment before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
-    referral: ctLead
-      ? 'likely osteoporosis: DXA and a bone-health referral before elective surgery'
-      : `bone-health / endocrinology referral${dxaToo ? ' and DXA (hip preferred)' : ''} before elective surgery`,
-    workup: `${workupParts(finding)} before elective fusion`,
-    'discordant-with-dxa': 'weigh the score against the recent DXA; review bone health before surgery',
-    'on-treatment-complete-evaluation': `confirm the treatment${dxaToo ? ' and get a baseline DXA' : ''} before elective fusion`,
-    'evaluation-in-progress':
-      'complete the bone-health evaluation and start or confirm treatment before elective fusion',
-    'review-borderline': 'review bone health before surgery; interpret the score with the caveats below',
-    'consider-dxa': 'consider DXA (hip preferred) before elective fusion',
-    'dxa-advised': 'DXA (hip preferred) before elective spine surgery',
-    'dxa-already-ordered': 'complete the DXA already ordered before elective spine surgery',
-    'measure-score': `measure ${score} on the existing non-contrast T1-weighted MR before surgery; a high score prompts a bone-health workup`,
-    'z-score-referral': `bone-health referral to look for secondary causes before elective fusion${dxaToo ? '; DXA (hip preferred)' : ''}`,
-    'denosumab-overdue':
-      'give the next dose or start follow-on treatment without delay, then review before elective spine surgery',
-    'consider-anabolic': `anabolic treatment for >= 3 months before a deformity or long fusion may be considered${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`,
-    'baseline-dxa-on-treatment':
-      'a baseline DXA (hip preferred) to monitor the treatment before elective spine surgery',
-    'cross-region-screening':
-      "this score is from another spinal region: screening-level evidence only, not compared with this procedure's cutoffs; DXA (hip preferred) before elective surgery",
-    'preliminary-score':
-      'the score is preliminary and no cutoff is applied to it; confirm the final score before relying on it',
+  return {
+    text: `**Recommended:** ${recommendation(finding, ctLead)}${citeAll(kb, refs)}.`,
+    dropOrder: 0,
+    refs,
   };
-  return { text: `**Recommended:** ${text[finding.advice]}${citeAll(kb, refs)}.`, dropOrder: 0, refs };
+}
+
+/** The recommendation's words (a switch: only the wording asked for is written). */
+function recommendation(finding: Finding, ctLead: boolean): string {
+  const dxaToo = finding.actions.dxa === 'suggest';
+  switch (finding.advice) {
+    case 'treat-before-surgery':
+      return finding.context.kidney !== undefined
+        ? `bone-health referral aware of CKD-MBD (with nephrology), treatment chosen for the kidney function, before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`
+        : `bone-health / endocrinology referral and osteoporosis treatment before elective surgery${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`;
+    case 'referral':
+      return ctLead
+        ? 'likely osteoporosis: DXA and a bone-health referral before elective surgery'
+        : `bone-health / endocrinology referral${dxaToo ? ' and DXA (hip preferred)' : ''} before elective surgery`;
+    case 'workup':
+      return `${workupParts(finding)} before elective fusion`;
+    case 'discordant-with-dxa':
+      return 'weigh the score against the recent DXA; review bone health before surgery';
+    case 'on-treatment-complete-evaluation':
+      return `confirm the treatment${dxaToo ? ' and get a baseline DXA' : ''} before elective fusion`;
+    case 'evaluation-in-progress':
+      return 'complete the bone-health evaluation and start or confirm treatment before elective fusion';
+    case 'review-borderline':
+      return 'review bone health before surgery; interpret the score with the caveats below';
+    case 'consider-dxa':
+      return 'consider DXA (hip preferred) before elective fusion';
+    case 'dxa-advised':
+      return 'DXA (hip preferred) before elective spine surgery';
+    case 'dxa-already-ordered':
+      return 'complete the DXA already ordered before elective spine surgery';
+    case 'measure-score': {
+      const score = finding.context.unscoredStudies[0]?.region === 'cervical' ? 'C-VBQ' : 'VBQ';
+      return `measure ${score} on the existing non-contrast T1-weighted MR before surgery; a high score prompts a bone-health workup`;
+    }
+    case 'z-score-referral':
+      return `bone-health referral to look for secondary causes before elective fusion${dxaToo ? '; DXA (hip preferred)' : ''}`;
+    case 'denosumab-overdue':
+      return 'give the next dose or start follow-on treatment without delay, then review before elective spine surgery';
+    case 'consider-anabolic':
+      return `anabolic treatment for >= 3 months before a deformity or long fusion may be considered${dxaToo ? '; DXA (hip preferred) for a baseline' : ''}`;
+    case 'baseline-dxa-on-treatment':
+      return 'a baseline DXA (hip preferred) to monitor the treatment before elective spine surgery';
+    case 'cross-region-screening':
+      return "this score is from another spinal region: screening-level evidence only, not compared with this procedure's cutoffs; DXA (hip preferred) before elective surgery";
+    case 'preliminary-score':
+      return 'the score is preliminary and no cutoff is applied to it; confirm the final score before relying on it';
+  }
 }
 
 /** Kidney function that rules out assuming a bisphosphonate: the value (or stage) and where to refer. */
@@ -594,21 +639,32 @@ export function fieldStrengthCaveatLine(kb: KnowledgeBase, finding: Finding): De
 
 /** Short, patient-specific caveat wording; the knowledge base holds the full text and citations. */
 export function caveatLine(kb: KnowledgeBase, caveat: CaveatName, rank: number): DetailLine | undefined {
-  const p = kb.parameters;
-  const text: Partial<Record<CaveatName, string>> = {
-    hyperlipidemia: 'Hyperlipidemia is on the problem list: it falsely elevates VBQ; prefer DXA or CT HU',
-    stale: `A value used is older than the ${p.staleDataMonths}-month staleness window`,
-    fieldStrengthUnknown:
-      'The field strength of this measurement is not recorded: cutoff transfer is uncertain',
-    lumbarTScore:
-      'Only a lumbar-spine T-score is on record: degeneration can make it falsely high; hip preferred',
-    sex: 'VBQ is less accurate in men than in women',
-    age: kb.caveats.age.text.replace(/\.$/, ''),
-    supplementary: 'VBQ is supplementary: it prompts a workup and does not diagnose osteoporosis',
-    fieldStrength: 'VBQ depends on scanner and field strength (1.5 T scores run higher than 3 T)',
-  };
-  const words = text[caveat];
+  const words = caveatWords(kb, caveat);
   if (words === undefined) return undefined;
   const refs = kb.caveats[caveat].references.slice(0, 1);
   return { text: `_Caveat:_ ${words}${citeAll(kb, refs)}.`, dropOrder: rank === 0 ? 2 : 7, refs };
+}
+
+/** The wording of one caveat (a switch: only the wording asked for is written). */
+function caveatWords(kb: KnowledgeBase, caveat: CaveatName): string | undefined {
+  switch (caveat) {
+    case 'hyperlipidemia':
+      return 'Hyperlipidemia is on the problem list: it falsely elevates VBQ; prefer DXA or CT HU';
+    case 'stale':
+      return `A value used is older than the ${kb.parameters.staleDataMonths}-month staleness window`;
+    case 'fieldStrengthUnknown':
+      return 'The field strength of this measurement is not recorded: cutoff transfer is uncertain';
+    case 'lumbarTScore':
+      return 'Only a lumbar-spine T-score is on record: degeneration can make it falsely high; hip preferred';
+    case 'sex':
+      return 'VBQ is less accurate in men than in women';
+    case 'age':
+      return kb.caveats.age.text.replace(/\.$/, '');
+    case 'supplementary':
+      return 'VBQ is supplementary: it prompts a workup and does not diagnose osteoporosis';
+    case 'fieldStrength':
+      return 'VBQ depends on scanner and field strength (1.5 T scores run higher than 3 T)';
+    default:
+      return undefined;
+  }
 }

@@ -26,11 +26,16 @@ function normalise(code: string): string {
 }
 
 interface ListIndex {
-  /** `system|CODE` -> position of the first exact entry. */
-  exact: Map<string, number>;
+  /**
+   * system -> CODE -> position of the first exact entry (two levels, so a lookup builds no
+   * `system|CODE` key string: each coding is looked up in several lists per call).
+   */
+  exact: Map<string, Map<string, number>>;
   /** Per system, the prefix entries (normalised code, position), in list order. */
   prefixes: Map<string, { code: string; at: number }[]>;
   orderEntry: CodeEntry | undefined;
+  /** Entries with an ingredient name, longest name first (stable sort: list order among equals). */
+  ingredients: { entry: CodeEntry; word: string }[];
 }
 
 /**
@@ -45,7 +50,15 @@ function listIndex(kb: KnowledgeBase, listId: CodeListId): ListIndex {
   let index = byList.get(listId);
   if (index !== undefined) return index;
   const codes = kb.codeLists[listId].codes;
-  index = { exact: new Map(), prefixes: new Map(), orderEntry: codes.find((c) => c.role === 'order') };
+  index = {
+    exact: new Map(),
+    prefixes: new Map(),
+    orderEntry: codes.find((c) => c.role === 'order'),
+    ingredients: codes
+      .filter((entry) => entry.ingredient !== undefined)
+      .sort((a, b) => b.ingredient!.length - a.ingredient!.length)
+      .map((entry) => ({ entry, word: entry.ingredient!.toLowerCase() })),
+  };
   codes.forEach((entry, at) => {
     if (entry.matchByCode === false) return;
     const code = normalise(entry.code);
@@ -54,8 +67,9 @@ function listIndex(kb: KnowledgeBase, listId: CodeListId): ListIndex {
       list.push({ code, at });
       index.prefixes.set(entry.system, list);
     } else {
-      const key = `${entry.system}|${code}`;
-      if (!index.exact.has(key)) index.exact.set(key, at);
+      let byCode = index.exact.get(entry.system);
+      if (byCode === undefined) index.exact.set(entry.system, (byCode = new Map()));
+      if (!byCode.has(code)) byCode.set(code, at);
     }
   });
   byList.set(listId, index);
@@ -71,7 +85,7 @@ export function findCodeEntry(
   if (typeof coding?.system !== 'string' || typeof coding.code !== 'string') return undefined;
   const code = normalise(coding.code);
   const index = listIndex(kb, listId);
-  let at = index.exact.get(`${coding.system}|${code}`) ?? Number.POSITIVE_INFINITY;
+  let at = index.exact.get(coding.system)?.get(code) ?? Number.POSITIVE_INFINITY;
   for (const prefix of index.prefixes.get(coding.system) ?? []) {
     if (prefix.at >= at) break;
     if (code.startsWith(prefix.code)) at = prefix.at;
@@ -104,11 +118,11 @@ export function findIngredientEntry(
   if (texts.length === 0) return undefined;
   // Whole words only, longest ingredient first: "methylprednisolone 4 mg" is methylprednisolone, never
   // prednisolone, and "zoledronic acid" is not matched by a text that merely contains "zoledron".
-  const candidates = kb.codeLists[listId].codes
-    .filter((entry) => entry.ingredient !== undefined)
-    .sort((a, b) => b.ingredient!.length - a.ingredient!.length);
-  return candidates.find((entry) => texts.some((t) => containsWord(t, entry.ingredient!.toLowerCase())));
+  // (The candidates are sorted once per list, in the list index.)
+  return listIndex(kb, listId).ingredients.find((c) => texts.some((t) => containsWord(t, c.word)))?.entry;
 }
+
+const LETTER = /\p{L}/u;
 
 /** Whether `text` contains `word` delimited by non-letters (or the text's ends). */
 export function containsWord(text: string, word: string): boolean {
@@ -118,7 +132,7 @@ export function containsWord(text: string, word: string): boolean {
     if (at < 0) return false;
     const before = at === 0 ? '' : text[at - 1]!;
     const after = text[at + word.length] ?? '';
-    if (!/\p{L}/u.test(before) && !/\p{L}/u.test(after)) return true;
+    if (!LETTER.test(before) && !LETTER.test(after)) return true;
     from = at + 1;
   }
 }

@@ -131,8 +131,17 @@ function shortCitation(kb: KnowledgeBase, refId: string): string {
   return `${ref.authors.split(/[ ,]/)[0] ?? ref.authors} ${ref.year}`;
 }
 
+/** Texts of numbers already written (as cards/format.ts's num: the labels repeat the same few numbers). */
+const written = new Map<number, string>();
+
 function num(value: number): string {
-  return String(Number(value.toFixed(3)));
+  let text = written.get(value);
+  if (text === undefined) {
+    text = String(Number(value.toFixed(3)));
+    if (written.size >= 1024) written.clear();
+    written.set(value, text);
+  }
+  return text;
 }
 
 /** "site-calibrated (n = 212, AUC 0.81)" from the provenance the calibration wrote. */
@@ -270,25 +279,58 @@ export function selectCutoff(
   candidates: readonly Cutoff[],
   score: ScoreForCutoff | undefined,
 ): CutoffSelection | undefined {
+  const pick = pickCutoff(candidates, score);
+  return pick === undefined ? undefined : compareFieldStrength(kb, pick.cutoff, score, pick.basis);
+}
+
+/**
+ * selectCutoff's choice without the label and caveat wording: the evaluation compares scores with
+ * cutoffs for every call and needs only the cutoff, and building the wording was most of its time.
+ */
+function pickCutoff(
+  candidates: readonly Cutoff[],
+  score: ScoreForCutoff | undefined,
+): { cutoff: Cutoff; basis: CutoffBasis | undefined } | undefined {
   const calibrated = candidates
     .filter((c) => calibratedFor(c, score))
     // A cutoff calibrated for the scanner as well as the field strength is the closer match.
     .sort(
       (a, b) => Number(b.scanner !== undefined) - Number(a.scanner !== undefined) || a.id.localeCompare(b.id),
     );
-  if (calibrated[0] !== undefined) return compareFieldStrength(kb, calibrated[0], score, 'site-calibrated');
+  if (calibrated[0] !== undefined) return { cutoff: calibrated[0], basis: 'site-calibrated' };
   const published = candidates.filter((c) => !isSiteCalibrated(c));
   const scoreFs = scoreFieldStrength(score?.fieldStrengthT);
   const sameField = published.find(
     (c) => c.fieldStrengthSpecific === true && scoreFs !== 'unknown' && cohortFieldStrength(c) === scoreFs,
   );
-  if (sameField !== undefined) return compareFieldStrength(kb, sameField, score, 'same-field-strength');
+  if (sameField !== undefined) return { cutoff: sameField, basis: 'same-field-strength' };
   const fallback = published.find((c) => c.fieldStrengthSpecific !== true);
-  return fallback === undefined ? undefined : compareFieldStrength(kb, fallback, score);
+  return fallback === undefined ? undefined : { cutoff: fallback, basis: undefined };
+}
+
+/**
+ * The knowledge base's cutoffs by metric, in file order, indexed once per cutoff list: every score of
+ * every call filters them several times (per family, screening, supporting), and a metric has a handful
+ * of the ~50 cutoffs. Keyed by the list itself, which the loader builds once and nothing changes after.
+ */
+const byMetric = new WeakMap<readonly Cutoff[], Map<Metric, Cutoff[]>>();
+
+function cutoffsOf(kb: KnowledgeBase, metric: Metric): readonly Cutoff[] {
+  let index = byMetric.get(kb.cutoffs);
+  if (index === undefined) {
+    index = new Map();
+    for (const c of kb.cutoffs) {
+      const list = index.get(c.metric);
+      if (list === undefined) index.set(c.metric, [c]);
+      else list.push(c);
+    }
+    byMetric.set(kb.cutoffs, index);
+  }
+  return index.get(metric) ?? [];
 }
 
 function procedureCandidates(kb: KnowledgeBase, score: ScoreForCutoff, family: ProcedureFamily): Cutoff[] {
-  return kb.cutoffs.filter(
+  return cutoffsOf(kb, score.metric).filter(
     (c) =>
       c.role === 'procedure-specific' &&
       c.metric === score.metric &&
@@ -318,14 +360,17 @@ export function selectScreeningCutoff(
   region: ScoreForCutoff['region'],
   score?: ScoreForCutoff,
 ): CutoffSelection | undefined {
-  const candidates = kb.cutoffs.filter(
+  return selectCutoff(kb, screeningCandidates(kb, metric, region), score);
+}
+
+function screeningCandidates(kb: KnowledgeBase, metric: Metric, region: ScoreForCutoff['region']): Cutoff[] {
+  return cutoffsOf(kb, metric).filter(
     (c) =>
       c.role === 'screening' &&
       c.primaryScreening === true &&
       c.metric === metric &&
       regionMatches(c, region),
   );
-  return selectCutoff(kb, candidates, score);
 }
 
 /** The primary procedure cutoff of each planned family for this score's metric (deduplicated). */
@@ -334,7 +379,13 @@ export function procedureCutoffs(
   score: ScoreForCutoff,
   families: readonly ProcedureFamily[],
 ): Cutoff[] {
-  return selectProcedureCutoffs(kb, score, families).map((s) => s.cutoff);
+  // selectProcedureCutoffs' choice and order, without building each selection's wording.
+  const chosen = new Map<string, Cutoff>();
+  for (const family of families) {
+    const pick = pickCutoff(procedureCandidates(kb, score, family), score);
+    if (pick !== undefined) chosen.set(pick.cutoff.id, pick.cutoff);
+  }
+  return [...chosen.values()];
 }
 
 /** The primary screening cutoff for a metric and region (VBQ, S1 VBQ, C-VBQ; DXA and HU use parameters). */
@@ -344,7 +395,7 @@ export function screeningCutoff(
   region: ScoreForCutoff['region'],
   score?: ScoreForCutoff,
 ): Cutoff | undefined {
-  return selectScreeningCutoff(kb, metric, region, score)?.cutoff;
+  return pickCutoff(screeningCandidates(kb, metric, region), score)?.cutoff;
 }
 
 /**
@@ -359,7 +410,7 @@ export function supportingCutoffs(
   exclude: ReadonlySet<string>,
 ): Cutoff[] {
   const augmentation = families.includes('vertebral-augmentation');
-  return kb.cutoffs.filter(
+  return cutoffsOf(kb, score.metric).filter(
     (c) =>
       !exclude.has(c.id) &&
       (c.role === 'procedure-specific' || (augmentation && c.role === 'fracture-discrimination')) &&

@@ -459,19 +459,50 @@ function contextOf(s: Situation): FindingContext {
   };
 }
 
+/**
+ * The finding, built field by field rather than as `{ ...base, ...draft }`: V8 copies a second spread into
+ * an object literal on its slow generic path (tens of µs per finding, most of assess's time). The keys
+ * come in the order the spreads gave them (a draft's own topic sits before its advice), so anything that
+ * serialises a finding sees the same text.
+ */
 function toFinding(
-  s: Situation,
   rule: DecisionRule,
   draft: Draft,
   base: Omit<Finding, keyof Draft | 'rule' | 'topic' | 'indicator'>,
 ): Finding {
+  if (draft.topic !== undefined)
+    return {
+      procedure: base.procedure,
+      scores: base.scores,
+      evidence: base.evidence,
+      caveats: base.caveats,
+      context: base.context,
+      gap: draft.gap,
+      anabolic: draft.anabolic ?? false,
+      topic: draft.topic,
+      advice: draft.advice,
+      lead: draft.lead,
+      second: draft.second,
+      actions: draft.actions,
+      keys: draft.keys,
+      rule: rule.id,
+      indicator: rule.indicator!,
+    };
   return {
-    ...base,
-    gap: undefined,
-    anabolic: false,
-    ...draft,
+    procedure: base.procedure,
+    scores: base.scores,
+    evidence: base.evidence,
+    caveats: base.caveats,
+    context: base.context,
+    gap: draft.gap,
+    anabolic: draft.anabolic ?? false,
+    advice: draft.advice,
+    lead: draft.lead,
+    second: draft.second,
+    actions: draft.actions,
+    keys: draft.keys,
     rule: rule.id,
-    topic: draft.topic ?? rule.topic!,
+    topic: rule.topic!,
     indicator: rule.indicator!,
   };
 }
@@ -496,13 +527,13 @@ export function assess(
     context: contextOf(s),
   };
   const concurrent = CONCURRENT_RULES.filter((rule) => rule.applies(s)).map((rule) =>
-    toFinding(s, rule, rule.decide!(s), base),
+    toFinding(rule, rule.decide!(s), base),
   );
   const main = DECISION_RULES.find((rule) => rule.applies(s));
   if (main !== undefined)
-    return [...(main.decide ? [toFinding(s, main, main.decide(s), base)] : []), ...concurrent];
+    return [...(main.decide ? [toFinding(main, main.decide(s), base)] : []), ...concurrent];
   return [
-    ...GAP_RULES.filter((rule) => rule.applies(s)).map((rule) => toFinding(s, rule, rule.decide!(s), base)),
+    ...GAP_RULES.filter((rule) => rule.applies(s)).map((rule) => toFinding(rule, rule.decide!(s), base)),
     ...concurrent,
   ];
 }

@@ -25,7 +25,10 @@ export function assessScore(
     screeningCut === undefined
       ? undefined
       : { cutoff: screeningCut, exceeded: meets(score.value, screeningCut) };
-  const exclude = new Set([...primary.map((p) => p.cutoff.id), ...(screeningCut ? [screeningCut.id] : [])]);
+  // Built by add() in the same order as a Set of the spread ids, without the intermediate arrays.
+  const exclude = new Set<string>();
+  for (const p of primary) exclude.add(p.cutoff.id);
+  if (screeningCut) exclude.add(screeningCut.id);
   const supporting = supportingCutoffs(kb, score, procedure.families, exclude).map((cutoff) => ({
     cutoff,
     exceeded: meets(score.value, cutoff),

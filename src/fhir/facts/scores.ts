@@ -48,17 +48,40 @@ export function bqMetric(obs: ReadObservation): ScoreMetric | undefined {
   return undefined;
 }
 
-function scoreRegion(metric: ScoreMetric, obs: ReadObservation): ScoreRegion {
+/**
+ * An Observation's bone-quality components by code, the first component naming each code (as
+ * bqComponent finds it): a score reads up to nine components, and scanning for each was a large share
+ * of extractScores.
+ */
+type Components = ReadonlyMap<string, ReadComponent>;
+
+function componentsOf(obs: ReadObservation): Components {
+  const byCode = new Map<string, ReadComponent>();
+  for (const c of obs.components) {
+    for (const cd of c.code?.coding ?? []) {
+      if (cd.system === BONE_QUALITY_SYSTEM && cd.code !== undefined && !byCode.has(cd.code))
+        byCode.set(cd.code, c);
+    }
+  }
+  return byCode;
+}
+
+function scoreRegion(metric: ScoreMetric, obs: ReadObservation, components: Components): ScoreRegion {
   if (metric === 'c-vbq') return 'cervical';
   if (metric !== 'ebq') return 'lumbar';
   const cervicalLevel = obs.components.some((c) =>
     c.code?.coding.some((cd) => cd.system === BONE_QUALITY_SYSTEM && /^si-c\d$/.test(cd.code ?? '')),
   );
-  const csfLevel = bqComponent(obs, 'csf-level')?.valueString;
+  const csfLevel = components.get('csf-level')?.valueString;
   return cervicalLevel || /^c/i.test(csfLevel ?? '') ? 'cervical' : 'lumbar';
 }
 
-function exclusionReasons(ctx: FactContext, obs: ReadObservation, metric: ScoreMetric): string[] {
+function exclusionReasons(
+  ctx: FactContext,
+  obs: ReadObservation,
+  metric: ScoreMetric,
+  components: Components,
+): string[] {
   const reasons: string[] = [];
   const value = obs.valueQuantity?.value;
   if (obs.status === undefined || !VALID_OBSERVATION_STATUS.has(obs.status)) {
@@ -66,16 +89,16 @@ function exclusionReasons(ctx: FactContext, obs: ReadObservation, metric: ScoreM
   }
   if (value === undefined) reasons.push('no numeric value');
   if (obs.date === undefined) reasons.push('no measurement date');
-  const sequence = bqComponent(obs, 'sequence')?.valueString;
+  const sequence = components.get('sequence')?.valueString;
   if (sequence !== undefined && /flair/i.test(sequence)) {
     reasons.push(`${sequence} sequence: FLAIR invalidates the CSF reference`);
   } else if (sequence !== undefined && !/t1/i.test(sequence)) {
     reasons.push(`${sequence} sequence: VBQ needs a T1-weighted image`);
   }
-  if (bqComponent(obs, 'contrast-enhanced')?.valueBoolean === true) {
+  if (components.get('contrast-enhanced')?.valueBoolean === true) {
     reasons.push('contrast-enhanced image: contrast invalidates the CSF reference');
   }
-  const levelsUsed = bqComponent(obs, 'levels-used')?.valueString;
+  const levelsUsed = components.get('levels-used')?.valueString;
   if (metric === 'vbq-l1-l4' && levelsUsed !== undefined) {
     const count = levelsUsed.split(',').filter((l) => l.trim() !== '').length;
     if (count < ctx.kb.parameters.minLumbarLevels) {
@@ -121,16 +144,17 @@ export function extractScores(ctx: FactContext, observations: readonly ReadObser
     if (obs.status === 'entered-in-error') continue;
     const value = obs.valueQuantity?.value;
     const date = obs.date;
-    const reasons = exclusionReasons(ctx, obs, metric);
-    const component = (code: string): string | undefined => bqComponent(obs, code)?.valueString;
+    const components = componentsOf(obs);
+    const reasons = exclusionReasons(ctx, obs, metric, components);
+    const component = (code: string): string | undefined => components.get(code)?.valueString;
     const fact = (v: number, d: string): BoneQualityScoreFact => ({
       metric,
-      region: scoreRegion(metric, obs),
+      region: scoreRegion(metric, obs, components),
       value: v,
       source: obs.ref,
       date: d,
       ageMonths: monthsBetween(d, ctx.now),
-      fieldStrengthT: bqComponent(obs, 'field-strength')?.valueQuantity?.value,
+      fieldStrengthT: components.get('field-strength')?.valueQuantity?.value,
       sequence: component('sequence'),
       scanner: component('scanner'),
       levelsUsed: component('levels-used'),

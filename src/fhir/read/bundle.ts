@@ -41,7 +41,8 @@ export function readBundleEntries(
     if (entry.resource === undefined) return;
     const read = readResource(log, entry.resource, {
       fallbackId: options.asRequest === true ? `#${index}` : undefined,
-      where: `${where} entry[${index}].resource`,
+      where,
+      entryIndex: index,
       asRequest: options.asRequest,
     });
     if (read !== undefined) out.push(read);

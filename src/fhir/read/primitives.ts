@@ -79,14 +79,26 @@ const FHIR_DATE_TIME =
 /** A FHIR date/dateTime/instant that also parses to a real point in time, or nothing. */
 export function readDateTime(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 40) return undefined;
-  const match = FHIR_DATE_TIME.exec(value);
-  if (match === null || match[1] === '0000') return undefined;
-  if (match[5] !== undefined) {
+  // test() and fixed positions rather than exec()'s capture array: once the pattern matched, the year
+  // is characters 0-3, the month 5-6 and, when the value is at least a full date, the day 8-9.
+  if (!FHIR_DATE_TIME.test(value) || value.startsWith('0000')) return undefined;
+  if (value.length >= 10) {
     // Date.parse rolls 2026-02-30 over to March: a day the month does not have is refused here.
-    const [year, month, dayOfMonth] = [Number(match[1]), Number(match[3]), Number(match[5])];
-    if (new Date(Date.UTC(year, month - 1, dayOfMonth)).getUTCDate() !== dayOfMonth) return undefined;
+    const year = Number(value.slice(0, 4));
+    const month = Number(value.slice(5, 7));
+    const dayOfMonth = Number(value.slice(8, 10));
+    if (dayOfMonth > daysInMonth(year, month)) return undefined;
   }
   return Number.isNaN(Date.parse(value)) ? undefined : value;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days of a month of the proleptic Gregorian calendar (year 1-9999, month 1-12). */
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1]!;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return leap ? 29 : 28;
 }
 
 /** A date element that, when present, must be a valid FHIR date/dateTime: anything else is recorded. */
@@ -146,11 +158,19 @@ export function readCodeableConcept(
     return undefined;
   }
   const coding: Coding[] = [];
-  readArray(site, value.coding, `${path}.coding`).forEach((c, i) => {
-    const read = readCoding(c);
-    if (read === undefined) site.log.add(site.source, `${path}.coding[${i}] is not a Coding`);
-    else coding.push(read);
-  });
+  // readArray's checks inlined: its path argument would be built for every concept read, and it is
+  // needed only when `coding` is not an array (received JSON has no sparse arrays, so a plain loop
+  // visits what forEach did).
+  const codings = value.coding;
+  if (Array.isArray(codings)) {
+    for (let i = 0; i < codings.length; i++) {
+      const read = readCoding(codings[i]);
+      if (read === undefined) site.log.add(site.source, `${path}.coding[${i}] is not a Coding`);
+      else coding.push(read);
+    }
+  } else if (codings !== undefined && codings !== null) {
+    site.log.add(site.source, `${path}.coding is not an array`);
+  }
   const concept: CodeableConcept = { coding };
   const text = readString(value.text);
   if (text !== undefined) concept.text = text;
@@ -160,10 +180,11 @@ export function readCodeableConcept(
 /** A list of CodeableConcepts (category, reasonCode...): unreadable items dropped and recorded. */
 export function readCodeableConcepts(site: ReadSite, value: unknown, path: string): CodeableConcept[] {
   const out: CodeableConcept[] = [];
-  readArray(site, value, path).forEach((item, i) => {
-    const read = readCodeableConcept(site, item, `${path}[${i}]`);
+  const items = readArray(site, value, path);
+  for (let i = 0; i < items.length; i++) {
+    const read = readCodeableConcept(site, items[i], `${path}[${i}]`);
     if (read !== undefined) out.push(read);
-  });
+  }
   return out;
 }
 
@@ -198,10 +219,12 @@ export function readQuantity(site: ReadSite, value: unknown, path: string): Quan
     site.log.add(site.source, `${path}.value is not a number`);
   }
   if (number !== undefined) quantity.value = number;
-  for (const key of ['unit', 'system', 'code'] as const) {
-    const text = readString(value[key]);
-    if (text !== undefined) quantity[key] = text;
-  }
+  const unit = readString(value.unit);
+  if (unit !== undefined) quantity.unit = unit;
+  const system = readString(value.system);
+  if (system !== undefined) quantity.system = system;
+  const code = readString(value.code);
+  if (code !== undefined) quantity.code = code;
   return quantity;
 }
 
@@ -263,9 +286,10 @@ export function readReference(site: ReadSite, value: unknown, path: string): Ref
 
 export function readReferences(site: ReadSite, value: unknown, path: string): Reference[] {
   const out: Reference[] = [];
-  readArray(site, value, path).forEach((item, i) => {
-    const read = readReference(site, item, `${path}[${i}]`);
+  const items = readArray(site, value, path);
+  for (let i = 0; i < items.length; i++) {
+    const read = readReference(site, items[i], `${path}[${i}]`);
     if (read !== undefined) out.push(read);
-  });
+  }
   return out;
 }

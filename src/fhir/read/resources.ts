@@ -165,6 +165,9 @@ export type ReadResource =
   | ReadImagingStudy
   | ReadRequest;
 
+// The readers below copy the base fields one by one rather than spreading `base` (and a medication use)
+// into their literals: V8 copies such spreads on a slow generic path, and these readers run for every
+// resource of every hook call. Key order is the spreads' order.
 function readBase(
   log: IssueLog,
   raw: JsonRecord,
@@ -183,7 +186,14 @@ function readBase(
   return { base: { resourceType, id, ref, subject: subject?.reference }, site };
 }
 
-function firstDate(site: ReadSite, raw: JsonRecord, paths: string[]): string | undefined {
+// Date element paths, tried in order (module constants: no array per resource read).
+const EFFECTIVE_DATE_TIME: readonly string[] = ['effectiveDateTime'];
+const EFFECTIVE_INSTANT_OR_ISSUED: readonly string[] = ['effectiveInstant', 'issued'];
+const ISSUED: readonly string[] = ['issued'];
+const ONSET_DATE_TIME: readonly string[] = ['onsetDateTime'];
+const OCCURRENCE_DATE_TIME: readonly string[] = ['occurrenceDateTime'];
+
+function firstDate(site: ReadSite, raw: JsonRecord, paths: readonly string[]): string | undefined {
   for (const path of paths) {
     const value = readDateElement(site, raw, path);
     if (value !== undefined) return value;
@@ -211,8 +221,10 @@ function readContained(site: ReadSite, raw: JsonRecord): ReadResource[] {
 function readPatient(base: Base, site: ReadSite, raw: JsonRecord): ReadPatient {
   const gender = readStringElement(site, raw, 'gender');
   return {
-    ...base,
     resourceType: 'Patient',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     birthDate: readDateElement(site, raw, 'birthDate'),
     gender: gender === 'male' || gender === 'female' || gender === 'other' ? gender : 'unknown',
   };
@@ -238,20 +250,23 @@ function readComponent(site: ReadSite, value: unknown, path: string): ReadCompon
 
 function readObservation(base: Base, site: ReadSite, raw: JsonRecord): ReadObservation {
   const components: ReadComponent[] = [];
-  readArray(site, raw.component, 'component').forEach((c, i) => {
-    const read = readComponent(site, c, `component[${i}]`);
+  const rawComponents = readArray(site, raw.component, 'component');
+  for (let i = 0; i < rawComponents.length; i++) {
+    const read = readComponent(site, rawComponents[i], `component[${i}]`);
     if (read !== undefined) components.push(read);
-  });
+  }
   return {
-    ...base,
     resourceType: 'Observation',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     status: readStatus(site, raw),
     code: readCodeableConcept(site, raw.code, 'code'),
     category: readCodeableConcepts(site, raw.category, 'category'),
     date:
-      firstDate(site, raw, ['effectiveDateTime']) ??
+      firstDate(site, raw, EFFECTIVE_DATE_TIME) ??
       readPeriod(site, raw.effectivePeriod, 'effectivePeriod')?.start ??
-      firstDate(site, raw, ['effectiveInstant', 'issued']),
+      firstDate(site, raw, EFFECTIVE_INSTANT_OR_ISSUED),
     valueQuantity: readQuantity(site, raw.valueQuantity, 'valueQuantity'),
     valueCodeableConcept: readCodeableConcept(site, raw.valueCodeableConcept, 'valueCodeableConcept'),
     components,
@@ -264,15 +279,17 @@ function readObservation(base: Base, site: ReadSite, raw: JsonRecord): ReadObser
 
 function readDiagnosticReport(base: Base, site: ReadSite, raw: JsonRecord): ReadDiagnosticReport {
   return {
-    ...base,
     resourceType: 'DiagnosticReport',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     status: readStatus(site, raw),
     code: readCodeableConcept(site, raw.code, 'code'),
     category: readCodeableConcepts(site, raw.category, 'category'),
     date:
-      firstDate(site, raw, ['effectiveDateTime']) ??
+      firstDate(site, raw, EFFECTIVE_DATE_TIME) ??
       readPeriod(site, raw.effectivePeriod, 'effectivePeriod')?.start ??
-      firstDate(site, raw, ['issued']),
+      firstDate(site, raw, ISSUED),
     result: readReferences(site, raw.result, 'result'),
     contained: readContained(site, raw),
   };
@@ -280,13 +297,15 @@ function readDiagnosticReport(base: Base, site: ReadSite, raw: JsonRecord): Read
 
 function readCondition(base: Base, site: ReadSite, raw: JsonRecord): ReadCondition {
   return {
-    ...base,
     resourceType: 'Condition',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     clinicalStatus: readCodeableConcept(site, raw.clinicalStatus, 'clinicalStatus'),
     verificationStatus: readCodeableConcept(site, raw.verificationStatus, 'verificationStatus'),
     category: readCodeableConcepts(site, raw.category, 'category'),
     code: readCodeableConcept(site, raw.code, 'code'),
-    onset: firstDate(site, raw, ['onsetDateTime']) ?? readPeriod(site, raw.onsetPeriod, 'onsetPeriod')?.start,
+    onset: firstDate(site, raw, ONSET_DATE_TIME) ?? readPeriod(site, raw.onsetPeriod, 'onsetPeriod')?.start,
     recordedDate: readDateElement(site, raw, 'recordedDate'),
   };
 }
@@ -306,8 +325,10 @@ function readMedication(base: Base, site: ReadSite, raw: JsonRecord): ReadMedica
     if (concept !== undefined) ingredients.push(concept);
   });
   return {
-    ...base,
     resourceType: 'Medication',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     code: readCodeableConcept(site, raw.code, 'code'),
     ingredients,
   };
@@ -364,10 +385,17 @@ function readMedicationRequest(base: Base, site: ReadSite, raw: JsonRecord): Rea
   if (dispense !== undefined && !isRecord(dispense))
     site.log.add(site.source, 'dispenseRequest is not an object');
   const d = isRecord(dispense) ? dispense : {};
+  const use = readMedicationUse(site, raw, 'dosageInstruction');
   return {
-    ...base,
-    ...readMedicationUse(site, raw, 'dosageInstruction'),
     resourceType: 'MedicationRequest',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
+    status: use.status,
+    medicationCodeableConcept: use.medicationCodeableConcept,
+    medicationReference: use.medicationReference,
+    dosage: use.dosage,
+    contained: use.contained,
     intent: readStringElement(site, raw, 'intent'),
     authoredOn: readDateElement(site, raw, 'authoredOn'),
     validityPeriod: readPeriod(site, d.validityPeriod, 'dispenseRequest.validityPeriod'),
@@ -381,10 +409,17 @@ function readMedicationRequest(base: Base, site: ReadSite, raw: JsonRecord): Rea
 }
 
 function readMedicationStatement(base: Base, site: ReadSite, raw: JsonRecord): ReadMedicationStatement {
+  const use = readMedicationUse(site, raw, 'dosage');
   return {
-    ...base,
-    ...readMedicationUse(site, raw, 'dosage'),
     resourceType: 'MedicationStatement',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
+    status: use.status,
+    medicationCodeableConcept: use.medicationCodeableConcept,
+    medicationReference: use.medicationReference,
+    dosage: use.dosage,
+    contained: use.contained,
     effectivePeriod: readPeriod(site, raw.effectivePeriod, 'effectivePeriod'),
     effectiveDateTime: readDateElement(site, raw, 'effectiveDateTime'),
     dateAsserted: readDateElement(site, raw, 'dateAsserted'),
@@ -402,14 +437,17 @@ function readNotes(site: ReadSite, value: unknown): string[] {
 export function readRequestFields(base: Base, site: ReadSite, raw: JsonRecord): ReadRequest {
   const codeElement = raw.code !== undefined ? 'code' : 'codeCodeableConcept';
   return {
-    ...base,
+    resourceType: base.resourceType,
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     status: readStatus(site, raw),
     code: readCodeableConcept(site, raw[codeElement], codeElement),
     reasonCode: readCodeableConcepts(site, raw.reasonCode, 'reasonCode'),
     notes: readNotes(site, raw.note),
     authoredOn: readDateElement(site, raw, 'authoredOn'),
     occurrence:
-      firstDate(site, raw, ['occurrenceDateTime']) ??
+      firstDate(site, raw, OCCURRENCE_DATE_TIME) ??
       readPeriod(site, raw.occurrencePeriod, 'occurrencePeriod')?.start ??
       timingStart(site, raw.occurrenceTiming),
   };
@@ -459,8 +497,10 @@ function readImagingStudy(base: Base, site: ReadSite, raw: JsonRecord): ReadImag
     }
   });
   return {
-    ...base,
     resourceType: 'ImagingStudy',
+    id: base.id,
+    ref: base.ref,
+    subject: base.subject,
     status: readStatus(site, raw),
     started: readDateElement(site, raw, 'started'),
     modalities,
@@ -477,6 +517,11 @@ export interface ReadOptions {
   fallbackId: string | undefined;
   /** Where the value sits, for issues about values that are not resources at all. */
   where: string;
+  /**
+   * The value is `entry[entryIndex].resource` of the Bundle at `where`: the full path is written only
+   * when an issue needs it (building it for every entry read was a measurable share of readPrefetch).
+   */
+  entryIndex?: number;
   /** Read every resource as a request (draft orders). */
   asRequest?: boolean;
 }
@@ -487,18 +532,24 @@ export interface ReadOptions {
  */
 export function readResource(log: IssueLog, value: unknown, options: ReadOptions): ReadResource | undefined {
   if (!isRecord(value)) {
-    log.add(options.where, 'is not a FHIR resource');
+    log.add(whereOf(options), 'is not a FHIR resource');
     return undefined;
   }
   const type = value.resourceType;
   if (typeof type !== 'string' || !RESOURCE_TYPE.test(type)) {
-    log.add(options.where, 'has no valid resourceType');
+    log.add(whereOf(options), 'has no valid resourceType');
     return undefined;
   }
   if (type === 'OperationOutcome' || type === 'Bundle') return undefined;
   const { base, site } = readBase(log, value, type, options.fallbackId);
   if (options.asRequest === true) return readRequestFields(base, site, value);
   return (READERS[type] ?? readRequestFields)(base, site, value);
+}
+
+function whereOf(options: ReadOptions): string {
+  return options.entryIndex === undefined
+    ? options.where
+    : `${options.where} entry[${options.entryIndex}].resource`;
 }
 
 type Reader = (base: Base, site: ReadSite, raw: JsonRecord) => ReadResource;
