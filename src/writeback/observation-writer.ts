@@ -143,7 +143,6 @@ function retryAfterMs(header: string | null, now: number): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? Math.min(ms, RETRY_AFTER_CAP_MS) : undefined;
 }
 
-/** Maps an unsuccessful HTTP status to a classified error. */
 /** True when `current` (an Observation's issued) is strictly later than `incoming`'s; unknown is not. */
 function isNewer(current: string | undefined, incoming: string | undefined): boolean {
   if (!current || !incoming) return false;
@@ -152,6 +151,7 @@ function isNewer(current: string | undefined, incoming: string | undefined): boo
   return Number.isFinite(a) && Number.isFinite(b) && a > b;
 }
 
+/** Maps an unsuccessful HTTP status to a classified error. */
 function statusError(what: string, res: Response, body: unknown, now: number): WriteError {
   const status = res.status;
   if (status >= 200 && status < 300) {
