@@ -62,11 +62,10 @@ export default defineConfig({
     pool: 'forks',
     // vitest's default is one worker per core minus one: a single worker on a 2-core CI machine, which
     // leaves the second core idle while tests wait on the processes and servers they start (the service,
-    // Orthanc, PostgreSQL, npm). Two workers more than there are cores: the Dockerfile stage test holds a
-    // worker for minutes while only its child processes (npm ci, tsc) work, the browser tests mostly wait
-    // on Chromium and the servers, and with cores + 1 workers .ci/run still left about a fifth of the two
-    // cores idle (333 s; cores + 2 measured 317 s on an idle machine without PostgreSQL).
-    maxWorkers: Math.max(4, os.availableParallelism() + 2),
+    // Orthanc, PostgreSQL, npm). One worker more than there are cores: the Dockerfile stage test holds a
+    // worker for minutes while only its child processes (npm ci, tsc) work, and with two workers it and
+    // one browser test left a single worker for the other ninety files.
+    maxWorkers: Math.max(3, os.availableParallelism() + 1),
     sequence: { sequencer: CriticalPathFirst },
     tags: [
       {

@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -22,8 +23,18 @@ const started = performance.now();
 const binDir = fileURLToPath(new URL('../node_modules/.bin', import.meta.url));
 const seconds = (from) => `${((performance.now() - from) / 1000).toFixed(0)} s`;
 
-/** Runs a command; `live` streams its output, otherwise it is collected and printed at the end. */
-function run(name, command, commandArgs, live, shell = false) {
+/**
+ * Niceness of the static checks: they need about a minute of CPU and have the suite's whole run to find
+ * it, while the suite's first files (the Dockerfile stage test's npm ci and build) are the critical path
+ * and were starved of CPU by them on 2 cores. Lower priority only: no privilege needed.
+ */
+const CHECKS_NICENESS = 10;
+
+/**
+ * Runs a command; `live` streams its output, otherwise it is collected and printed at the end. `nice`
+ * lowers its priority (its children inherit it).
+ */
+function run(name, command, commandArgs, live, shell = false, nice = false) {
   const from = performance.now();
   return new Promise((resolve) => {
     const child = spawn(command, commandArgs, {
@@ -32,6 +43,13 @@ function run(name, command, commandArgs, live, shell = false) {
       env: shell ? { ...process.env, PATH: [binDir, process.env.PATH].join(path.delimiter) } : process.env,
       shell,
     });
+    if (nice && child.pid !== undefined) {
+      try {
+        os.setPriority(child.pid, CHECKS_NICENESS);
+      } catch {
+        // Not permitted or not supported here: the check runs at normal priority.
+      }
+    }
     let output = '';
     child.stdout?.on('data', (d) => (output += d));
     child.stderr?.on('data', (d) => (output += d));
@@ -60,11 +78,13 @@ const checks = onlyTests
         process.execPath,
         [fileURLToPath(new URL('lint-and-typecheck.mjs', import.meta.url))],
         false,
+        false,
+        true,
       ),
       ...scripts.lint
         .split(' && ')
         .filter((part) => part !== 'eslint .')
-        .map((part) => run(`lint (${part})`, part, [], false, true)),
+        .map((part) => run(`lint (${part})`, part, [], false, true, true)),
     ];
 
 const results = [await tests, ...(await Promise.all(checks))];
