@@ -133,8 +133,8 @@ export function readMemory(pid: number): Memory {
 
 /**
  * CPU time a process has used so far (user + system, from /proc/<pid>/stat), milliseconds. Divided by
- * the requests answered in between, it gives CPU per request: unlike throughput, it hardly moves when
- * other work shares the machine.
+ * the requests answered in between, it gives CPU per request: steadier than throughput when other work
+ * shares the machine, though contention still inflates it.
  */
 export function readCpuMs(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
