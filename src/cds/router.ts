@@ -6,9 +6,8 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../http/logger.js';
-import { requestLog, type CallLog } from '../http/middleware.js';
 import { jsonBody } from '../http/body.js';
-import { requireJson, routeLabel } from '../http/middleware.js';
+import { requestLog, requireJson, routeLabel, type CallLog } from '../http/middleware.js';
 import {
   feedbackRequestSchema,
   type CdsCard,

@@ -11,8 +11,8 @@ import type { Logger } from './logger.js';
 const REQUEST_ID = /^[A-Za-z0-9\-_.]{1,64}$/;
 
 /**
- * A request's logger and its one log line: handlers add fields to that line (`annotate`) and may rename it
- * (`as`), rather than writing a second line about the same request.
+ * A request's logger and its one log line: handlers add fields to that line (`annotate`) and may give it
+ * its message, rather than writing a second line about the same request.
  */
 export interface CallLog {
   log: Logger;
