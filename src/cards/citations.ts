@@ -2,27 +2,9 @@
 import type { CdsLink } from '../cds/types.js';
 import type { KnowledgeBase } from '../knowledge/index.js';
 import { referenceLink, type Reference } from '../knowledge/schema.js';
+import { shortReference } from '../knowledge/text.js';
 
-/** "Hu 2022": the reference's short name, else the first author's surname and the year. */
-export function shortCitation(kb: KnowledgeBase, refId: string): string {
-  const ref = kb.references[refId];
-  if (ref === undefined) return refId;
-  return shortOf(ref);
-}
-
-/** Short names by reference (the knowledge base's references never change once loaded). */
-const shortNames = new WeakMap<Reference, string>();
-
-function shortOf(ref: Reference): string {
-  if (ref.short !== undefined) return ref.short;
-  let short = shortNames.get(ref);
-  if (short === undefined) {
-    const name = ref.authors.split(/[ ,]/)[0] ?? ref.authors;
-    short = `${name} ${ref.year}`;
-    shortNames.set(ref, short);
-  }
-  return short;
-}
+export { shortCitation } from '../knowledge/text.js';
 
 /** Where a reader can open the work: DOI, else PubMed, else the publisher's page. */
 export function referenceUrl(ref: Reference): string | undefined {
@@ -36,7 +18,7 @@ export function citationLinks(kb: KnowledgeBase, refIds: Iterable<string>): CdsL
     const ref = kb.references[id];
     const url = ref === undefined ? undefined : referenceUrl(ref);
     if (ref === undefined || url === undefined) continue;
-    links.push({ label: `${shortOf(ref)}: ${ref.title}`.slice(0, 140), url, type: 'absolute' });
+    links.push({ label: `${shortReference(ref)}: ${ref.title}`.slice(0, 140), url, type: 'absolute' });
   }
   return links;
 }

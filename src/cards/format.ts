@@ -1,5 +1,6 @@
 /** Number, date and metric wording for cards (presentation only, no logic). */
 import type { ScoreMetric } from '../knowledge/schema.js';
+import { num } from '../knowledge/text.js';
 
 export const METRIC_LABEL: Record<ScoreMetric, string> = {
   'vbq-l1-l4': 'VBQ',
@@ -8,23 +9,8 @@ export const METRIC_LABEL: Record<ScoreMetric, string> = {
   'c-vbq': 'C-VBQ',
 };
 
-/**
- * Texts of numbers already written: a card writes the same few thresholds and values many times, and
- * toFixed + String was the largest self time of the wording. Bounded; a Map treats 0 and -0 as one key,
- * and both read "0".
- */
-const written = new Map<number, string>();
-
-/** A number as published: no trailing zeros, at most three decimals. */
-export function num(value: number): string {
-  let text = written.get(value);
-  if (text === undefined) {
-    text = String(Number(value.toFixed(3)));
-    if (written.size >= 1024) written.clear();
-    written.set(value, text);
-  }
-  return text;
-}
+/** Numbers as published, the same in the cutoffs' labels and the cards. */
+export { num };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

@@ -12,6 +12,7 @@
  * Pure: no I/O, no clock; every number comes from the knowledge base.
  */
 import type { KnowledgeBase } from '../knowledge/index.js';
+import { num, shortCitation } from '../knowledge/text.js';
 import {
   MRI_METRICS,
   type Cutoff,
@@ -122,26 +123,6 @@ function cohortFieldStrength(cutoff: Cutoff): FieldStrength {
 
 function tesla(fs: FieldStrength | ScoreFieldStrength): string {
   return fs === '1.5T' ? '1.5 T' : fs === '3T' ? '3 T' : fs;
-}
-
-function shortCitation(kb: KnowledgeBase, refId: string): string {
-  const ref = kb.references[refId];
-  if (ref === undefined) return refId;
-  if (ref.short !== undefined) return ref.short;
-  return `${ref.authors.split(/[ ,]/)[0] ?? ref.authors} ${ref.year}`;
-}
-
-/** Texts of numbers already written (as cards/format.ts's num: the labels repeat the same few numbers). */
-const written = new Map<number, string>();
-
-function num(value: number): string {
-  let text = written.get(value);
-  if (text === undefined) {
-    text = String(Number(value.toFixed(3)));
-    if (written.size >= 1024) written.clear();
-    written.set(value, text);
-  }
-  return text;
 }
 
 /** "site-calibrated (n = 212, AUC 0.81)" from the provenance the calibration wrote. */

@@ -461,33 +461,13 @@ function contextOf(s: Situation): FindingContext {
 
 /**
  * The finding, built field by field rather than as `{ ...base, ...draft }`: V8 copies a second spread into
- * an object literal on its slow generic path (tens of µs per finding, most of assess's time). The keys
- * come in the order the spreads gave them (a draft's own topic sits before its advice), so anything that
- * serialises a finding sees the same text.
+ * an object literal on its slow generic path (tens of µs per finding, most of assess's time).
  */
 function toFinding(
   rule: DecisionRule,
   draft: Draft,
   base: Omit<Finding, keyof Draft | 'rule' | 'topic' | 'indicator'>,
 ): Finding {
-  if (draft.topic !== undefined)
-    return {
-      procedure: base.procedure,
-      scores: base.scores,
-      evidence: base.evidence,
-      caveats: base.caveats,
-      context: base.context,
-      gap: draft.gap,
-      anabolic: draft.anabolic ?? false,
-      topic: draft.topic,
-      advice: draft.advice,
-      lead: draft.lead,
-      second: draft.second,
-      actions: draft.actions,
-      keys: draft.keys,
-      rule: rule.id,
-      indicator: rule.indicator!,
-    };
   return {
     procedure: base.procedure,
     scores: base.scores,
@@ -502,7 +482,7 @@ function toFinding(
     actions: draft.actions,
     keys: draft.keys,
     rule: rule.id,
-    topic: rule.topic!,
+    topic: draft.topic ?? rule.topic!,
     indicator: rule.indicator!,
   };
 }
