@@ -122,33 +122,41 @@ export interface CountedFeedback {
   overrideReason?: { reason?: { code: string } };
 }
 
-const CACHES = new WeakMap<Registry, FeedbackMetrics>();
-
-function feedbackMetricsOf(registry: Registry): FeedbackMetrics {
-  const cached = CACHES.get(registry);
-  if (cached) return cached;
-  const created: FeedbackMetrics = {
-    feedback: new Counter({
-      name: 'cds_feedback_total',
-      help:
-        'Feedback entries stored (duplicates not counted), by service, card topic (unknown when the card was not ' +
-        'shown by this process), outcome and override reason code (one the card offered, other, or none)',
-      labelNames: ['service', 'topic', 'outcome', 'reason'],
-      registers: [registry],
-    }),
-    authFailures: new Counter({
-      name: 'cds_auth_failures_total',
-      help:
-        'Refused client JWTs by stable reason code and client (the iss of a trusted client, or unknown before ' +
-        'the token names one: an untrusted iss is never a label value)',
-      labelNames: ['reason', 'client'],
-      registers: [registry],
-    }),
-    shownCards: new ShownCardCache(),
+/**
+ * `create` memoised per registry: metrics are registered once on a registry (prom-client refuses a second
+ * metric of the same name), however many parts of an app ask for them.
+ */
+function oncePerRegistry<T>(create: (registry: Registry) => T): (registry: Registry) => T {
+  const made = new WeakMap<Registry, T>();
+  return (registry) => {
+    let value = made.get(registry);
+    if (value === undefined) {
+      value = create(registry);
+      made.set(registry, value);
+    }
+    return value;
   };
-  CACHES.set(registry, created);
-  return created;
 }
+
+const feedbackMetricsOf = oncePerRegistry((registry): FeedbackMetrics => ({
+  feedback: new Counter({
+    name: 'cds_feedback_total',
+    help:
+      'Feedback entries stored (duplicates not counted), by service, card topic (unknown when the card was not ' +
+      'shown by this process), outcome and override reason code (one the card offered, other, or none)',
+    labelNames: ['service', 'topic', 'outcome', 'reason'],
+    registers: [registry],
+  }),
+  authFailures: new Counter({
+    name: 'cds_auth_failures_total',
+    help:
+      'Refused client JWTs by stable reason code and client (the iss of a trusted client, or unknown before ' +
+      'the token names one: an untrusted iss is never a label value)',
+    labelNames: ['reason', 'client'],
+    registers: [registry],
+  }),
+  shownCards: new ShownCardCache(),
+}));
 
 /** The feedback and authentication-failure metrics of an app's registry (created once per registry). */
 export function feedbackMetrics(metrics: Metrics): FeedbackMetrics {
@@ -275,16 +283,12 @@ export interface DriftGauges {
   lastCheck: Gauge;
 }
 
-const DRIFT_GAUGES = new WeakMap<Registry, DriftGauges>();
-
 /**
  * Gauges of the drift watch (src/calibration/drift-watch.ts), on an app's registry, created once per
  * registry. The test's own figures (p-value, D, median shift) are reported only for strata with enough
  * recent scores; the watch resets them at every check so a stratum never shows a stale figure.
  */
-export function driftGauges(registry: Registry): DriftGauges {
-  const existing = DRIFT_GAUGES.get(registry);
-  if (existing) return existing;
+export const driftGauges = oncePerRegistry((registry): DriftGauges => {
   const labelNames = ['metric', 'field_strength', 'scanner'] as const;
   const created: DriftGauges = {
     drift: new Gauge({
@@ -323,9 +327,8 @@ export function driftGauges(registry: Registry): DriftGauges {
       registers: [registry],
     }),
   };
-  DRIFT_GAUGES.set(registry, created);
   return created;
-}
+});
 
 // ---- PACS watcher (issue 17) ------------------------------------------------------------------------
 
@@ -343,43 +346,35 @@ export interface PacsWatchMetrics {
   lastPoll: Gauge;
 }
 
-const PACS_WATCH_METRICS = new WeakMap<Registry, PacsWatchMetrics>();
-
 /** The watcher's metrics on `registry`, created once per registry. */
-export function pacsWatchMetrics(registry: Registry): PacsWatchMetrics {
-  const existing = PACS_WATCH_METRICS.get(registry);
-  if (existing) return existing;
-  const created: PacsWatchMetrics = {
-    polls: new Counter({
-      name: 'cds_pacs_watch_polls_total',
-      help: 'PACS watcher polls, by result (ok, error)',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
-    reports: new Counter({
-      name: 'cds_pacs_watch_reports_total',
-      help: 'ROI reports the PACS watcher processed, by outcome (measured, amended, ignored, malformed, refused, superseded, own, failed, retry)',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
-    series: new Counter({
-      name: 'cds_pacs_watch_series_total',
-      help: 'New MR series the PACS watcher recorded for the worklist, by verdict (measurable: a spine sagittal T1 series VBQ can be measured on)',
-      labelNames: ['verdict'],
-      registers: [registry],
-    }),
-    errors: new Counter({
-      name: 'cds_pacs_watch_errors_total',
-      help: 'PACS watcher errors, by stage (poll: discovery failed; report: a report failed transiently and will be retried)',
-      labelNames: ['stage'],
-      registers: [registry],
-    }),
-    lastPoll: new Gauge({
-      name: 'cds_pacs_watch_last_poll_timestamp_seconds',
-      help: 'When the PACS watcher last finished a poll without error (Unix time)',
-      registers: [registry],
-    }),
-  };
-  PACS_WATCH_METRICS.set(registry, created);
-  return created;
-}
+export const pacsWatchMetrics = oncePerRegistry((registry): PacsWatchMetrics => ({
+  polls: new Counter({
+    name: 'cds_pacs_watch_polls_total',
+    help: 'PACS watcher polls, by result (ok, error)',
+    labelNames: ['result'],
+    registers: [registry],
+  }),
+  reports: new Counter({
+    name: 'cds_pacs_watch_reports_total',
+    help: 'ROI reports the PACS watcher processed, by outcome (measured, amended, ignored, malformed, refused, superseded, own, failed, retry)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  }),
+  series: new Counter({
+    name: 'cds_pacs_watch_series_total',
+    help: 'New MR series the PACS watcher recorded for the worklist, by verdict (measurable: a spine sagittal T1 series VBQ can be measured on)',
+    labelNames: ['verdict'],
+    registers: [registry],
+  }),
+  errors: new Counter({
+    name: 'cds_pacs_watch_errors_total',
+    help: 'PACS watcher errors, by stage (poll: discovery failed; report: a report failed transiently and will be retried)',
+    labelNames: ['stage'],
+    registers: [registry],
+  }),
+  lastPoll: new Gauge({
+    name: 'cds_pacs_watch_last_poll_timestamp_seconds',
+    help: 'When the PACS watcher last finished a poll without error (Unix time)',
+    registers: [registry],
+  }),
+}));
