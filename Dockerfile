@@ -5,10 +5,14 @@
 # the runtime stage, so a file missing here fails the tests, not a hospital's build.
 ARG NODE_VERSION=24
 
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+# Every dependency, development tools included, installed once from the lock file. Its layer changes only
+# with package.json or package-lock.json, so both stages built FROM it below stay cached across code changes.
+FROM node:${NODE_VERSION}-bookworm-slim AS install
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+
+FROM install AS build
 COPY tsconfig.json tsconfig.build.json ./
 # `npm run build` = tsc, then scripts/copy-assets.mjs copies the demo seed (JSON read at run time) to dist/,
 # then scripts/build-web.mjs bundles the care-team view (esbuild) next to the compiled service.
@@ -16,12 +20,13 @@ COPY scripts/copy-assets.mjs scripts/build-web.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
-FROM node:${NODE_VERSION}-bookworm-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
+# The production dependencies: the same install with the development ones removed (the same tree as
+# `npm ci --omit=dev`, without unpacking every package a second time), native addons built by the install
+# stage included.
 # `data` is an empty directory that becomes DATA_DIR, owned by the non-root user (COPY --chown below), so
 # the runtime stage needs no RUN step as root.
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && mkdir -p data
+FROM install AS deps
+RUN npm prune --omit=dev --no-audit --no-fund && mkdir -p data
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -29,9 +34,6 @@ ENV NODE_ENV=production \
     DATA_DIR=/var/lib/spine-bone-health-cds
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-# The SQLite driver's native addon, built (or its prebuilt binary fetched) by the build stage's npm ci for
-# the same base image; the deps stage installs without running install scripts.
-COPY --from=build /app/node_modules/better-sqlite3/build ./node_modules/better-sqlite3/build
 COPY --from=deps --chown=node:node /app/data $DATA_DIR
 COPY --from=build /app/dist ./dist
 COPY package.json ./

@@ -3,7 +3,7 @@
  * clean directory from exactly what it COPYs (the build context filtered by .dockerignore, or an earlier
  * stage), its RUN steps run there (`npm ci` may use the local npm cache), and the runtime stage's CMD is
  * started with the image's production environment, then asked /readyz and checked with the HEALTHCHECK
- * command. Slow (two `npm ci` and a full `tsc`, about 3 minutes on a busy 2-core machine): tagged `slow`;
+ * command. Slow (an `npm ci`, a prune and a full `tsc`, about a minute on a busy 2-core machine): tagged `slow`;
  * it runs in `npm test` and CI, and `npx vitest run --tags-filter='!slow'` leaves it out while iterating.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -55,7 +55,7 @@ function betterSqlitePrebuild(dir: string): NodeJS.ProcessEnv {
 }
 
 /**
- * Where the stage directories go: the stages write three node_modules trees (about 1.9 GB in tens of
+ * Where the stage directories go: the stages write four node_modules trees (about 2.4 GB in tens of
  * thousands of files), which on a busy disk cost more time waiting on I/O than npm spends working. A
  * RAM-backed /dev/shm is used when it has room and allows executables (the build stage runs esbuild's
  * binary from its node_modules); otherwise the system's temporary directory, as before.
@@ -107,27 +107,29 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
     runtime = built.get(stages.at(-1)?.name ?? '') as BuiltStage;
     // node-gyp leaves its Makefile; prebuild-install only the binary. Compiling is still a correct build,
     // only a slow one, so this says why the test took a minute longer rather than failing it.
-    const sqliteBuild = inRoot(built.get('build')?.root ?? '', '/app/node_modules/better-sqlite3/build');
+    const sqliteBuild = inRoot(built.get('install')?.root ?? '', '/app/node_modules/better-sqlite3/build');
     if (Object.keys(prebuild).length > 0 && fs.existsSync(path.join(sqliteBuild, 'Makefile'))) {
       console.warn(
         'dockerfile.test.ts: better-sqlite3 was compiled from source; prebuild-install did not take the local prebuild offered to it',
       );
     }
-    // Two npm ci and a full tsc: about 85 s on a busy 2-core machine with the stages on /dev/shm, minutes
-    // on a busy disk.
+    // One npm ci, a prune and a full tsc: about a minute on a busy 2-core machine with the stages on
+    // /dev/shm, minutes on a busy disk.
   }, 900_000);
 
   afterAll(() => {
     if (!work) return;
-    // Three node_modules trees (about 1.9 GB in tens of thousands of files): removing them from a disk took
+    // Four node_modules trees (about 2.4 GB in tens of thousands of files): removing them from a disk took
     // up to a minute on a busy machine, at the end of the suite's longest file. Nothing here checks the
     // removal, so a detached `rm` does it after the file has ended (in seconds from /dev/shm).
     if (process.platform === 'win32') return fs.rmSync(work, { recursive: true, force: true });
     spawn('rm', ['-rf', work], { detached: true, stdio: 'ignore' }).unref();
   });
 
-  it('has a build, a production-dependencies and a runtime stage on one Node LTS base image', () => {
-    expect(stages.map((s) => s.name)).toEqual(['build', 'deps', 'runtime']);
+  it('installs once, then builds, prunes to production dependencies and runs on one Node LTS base image', () => {
+    expect(stages.map((s) => s.name)).toEqual(['install', 'build', 'deps', 'runtime']);
+    // The build and the production dependencies both start from the one install; the runtime does not.
+    expect(stages.map((s) => s.parent)).toEqual([undefined, 'install', 'install', undefined]);
     const bases = new Set(stages.map((s) => s.baseImage));
     expect(bases.size).toBe(1);
     expect([...bases][0]).toMatch(/^node:\d+-bookworm-slim$/);
@@ -148,6 +150,24 @@ describe('Dockerfile, stage by stage', { tags: ['slow'] }, () => {
     for (const dev of ['vitest', 'typescript', 'eslint', 'tsx']) {
       expect(fs.existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
     }
+    // Exactly the lock file's production tree, as `npm ci --omit=dev` would install it: every package the
+    // lock does not mark dev-only is there (optional ones only where the platform takes them), none it does.
+    const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; optional?: boolean; devOptional?: boolean }>;
+    };
+    const missing: string[] = [];
+    const extra: string[] = [];
+    for (const [where, entry] of Object.entries(lock.packages)) {
+      if (!where.startsWith('node_modules/')) continue;
+      const present = fs.existsSync(path.join(app, where, 'package.json'));
+      if (entry.dev === true && present) extra.push(where);
+      if (!entry.dev && !entry.optional && !entry.devOptional && !present) missing.push(where);
+    }
+    expect({ missing, extra }).toEqual({ missing: [], extra: [] });
+    // The SQLite driver's native addon, built by the install stage, survives the prune.
+    expect(
+      fs.existsSync(path.join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')),
+    ).toBe(true);
     expect(fs.existsSync(path.join(app, 'src'))).toBe(false);
     expect(fs.existsSync(path.join(app, 'test'))).toBe(false);
     expect(runtime.stage.user).toBe('node');

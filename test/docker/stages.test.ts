@@ -63,6 +63,40 @@ describe('Dockerfile stage reproduction', () => {
     expect(built.get('two')!.stage.cmd).toEqual(['node', 'x.js']);
   });
 
+  it('starts a stage FROM an earlier one with its files and settings; sibling stages do not share changes', async () => {
+    const ctx = context({
+      'a.txt': 'A',
+      Dockerfile: [
+        'FROM node:24-bookworm-slim AS base',
+        'ENV GREETING=hello',
+        'WORKDIR /app',
+        'COPY a.txt ./',
+        'RUN echo base > made.txt',
+        'FROM base AS left',
+        'RUN echo "$GREETING left" >> made.txt && rm a.txt',
+        'FROM base AS right',
+        'RUN cat a.txt made.txt > seen.txt',
+      ].join('\n'),
+    });
+    const stages = parseDockerfile(fs.readFileSync(path.join(ctx, 'Dockerfile'), 'utf8'));
+    expect(stages.map((s) => [s.name, s.parent, s.baseImage, s.workdir, s.env.GREETING])).toEqual([
+      ['base', undefined, 'node:24-bookworm-slim', '/app', 'hello'],
+      ['left', 'base', 'node:24-bookworm-slim', '/app', 'hello'],
+      ['right', 'base', 'node:24-bookworm-slim', '/app', 'hello'],
+    ]);
+    // Each stage's own steps only.
+    expect(stages.map((s) => s.steps.length)).toEqual([2, 1, 1]);
+    const built = await buildStages(stages, ctx, tmp('sbh-stages-'));
+    const file = (stage: string, p: string): string =>
+      fs.readFileSync(inRoot(built.get(stage)!.root, p), 'utf8');
+    expect(file('left', '/app/made.txt')).toBe('base\nhello left\n');
+    expect(fs.existsSync(inRoot(built.get('left')!.root, '/app/a.txt'))).toBe(false);
+    // The right stage saw the base's files, not the left stage's changes; the base itself is unchanged.
+    expect(file('right', '/app/seen.txt')).toBe('Abase\n');
+    expect(file('base', '/app/made.txt')).toBe('base\n');
+    expect(fs.existsSync(inRoot(built.get('base')!.root, '/app/a.txt'))).toBe(true);
+  });
+
   it.each([
     ['a file the context lacks', 'COPY missing.txt ./', /COPY missing\.txt: not found/],
     ['a file .dockerignore excludes', 'COPY lib/secret.key ./', /excluded by \.dockerignore/],

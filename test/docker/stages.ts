@@ -42,7 +42,10 @@ export interface RunStep {
 }
 export interface Stage {
   name: string;
+  /** The image the stage starts from; for `FROM <earlier stage>`, that stage's own base image. */
   baseImage: string;
+  /** `FROM <earlier stage> AS name`: the stage starts as a copy of that stage's result. */
+  parent?: string;
   env: Record<string, string>;
   workdir: string;
   user?: string;
@@ -90,14 +93,17 @@ export function parseDockerfile(text: string): Stage[] {
       const from = ins as From;
       const name = from.getBuildStage();
       if (!name) throw new Error(`Dockerfile line ${line(ins)}: every stage needs a name (FROM ... AS name)`);
-      stage = {
-        name,
-        baseImage: expand(ins.getArguments()[0]?.getValue() ?? '', args),
-        env: {},
-        workdir: '/',
-        expose: [],
-        steps: [],
-      };
+      const image = expand(ins.getArguments()[0]?.getValue() ?? '', args);
+      const parent = stages.find((s) => s.name === image);
+      // Like Docker: a stage built FROM an earlier stage starts with its files and its image settings
+      // (ENV, WORKDIR, USER, EXPOSE, CMD, HEALTHCHECK); only the steps are its own.
+      stage = parent
+        ? {
+            ...structuredClone({ ...parent, steps: [] }),
+            name,
+            parent: parent.name,
+          }
+        : { name, baseImage: image, env: {}, workdir: '/', expose: [], steps: [] };
       stages.push(stage);
       continue;
     }
@@ -218,8 +224,9 @@ function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void
 }
 
 /**
- * Builds the stages into `workDir`/<stage name>. Stages that do not copy from each other are built at the
- * same time, as BuildKit does (here: the build stage's tsc while the deps stage's npm ci runs).
+ * Builds the stages into `workDir`/<stage name>. Stages that do not depend on each other (`FROM` or
+ * `COPY --from`) are built at the same time, as BuildKit does (here: the build stage's tsc while the deps
+ * stage prunes).
  */
 export async function buildStages(
   stages: Stage[],
@@ -249,6 +256,12 @@ export async function buildStages(
       await dependency;
     }
     const root = path.join(workDir, stage.name);
+    if (stage.parent) {
+      const parent = pending.get(stage.parent);
+      if (!parent) throw new Error(`Dockerfile: FROM ${stage.parent}: no earlier stage of that name`);
+      // A copy, not links: the two stages' later steps must not see each other's changes.
+      fs.cpSync((await parent).root, root, { recursive: true, verbatimSymlinks: true });
+    }
     fs.mkdirSync(inRoot(root, stage.workdir), { recursive: true });
     const env = stageEnv(stage, root, options.runEnv);
     const cwd = inRoot(root, stage.workdir);
