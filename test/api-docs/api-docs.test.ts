@@ -20,6 +20,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { ERRORS } from '../../src/errors.js';
 import { createLogger } from '../../src/http/logger.js';
 import { createRuntime, type Runtime } from '../../src/server.js';
+import { CHROMIUM_PATH } from '../helpers/browser.js';
 import { startFhirServer, type TestFhirServer } from '../helpers/fhir-server.js';
 import { createTestClient, type TestClient } from '../helpers/jwt.js';
 import { orderSignRequest } from '../helpers/requests.js';
@@ -28,8 +29,6 @@ type OpenApi = {
   openapi: string;
   paths: Record<string, Record<string, { responses: Record<string, { 'x-error-codes'?: string[] }> }>>;
 };
-
-const CHROMIUM = '/usr/bin/chromium';
 
 const DASHBOARD = path.join(import.meta.dirname, '../../docs/grafana/spine-bone-health-cds.json');
 
@@ -246,13 +245,13 @@ describe('API documentation, start page and metrics (composed service)', () => {
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     });
 
-    it.skipIf(!fs.existsSync(CHROMIUM))(
+    it.skipIf(!fs.existsSync(CHROMIUM_PATH))(
       '/docs renders every documented operation in a real browser, with no network beyond the service',
       async () => {
         // --dump-dom prints the DOM after the page's scripts ran (Redoc fetched /openapi.json and rendered).
         const dom = await new Promise<string>((resolve, reject) => {
           execFile(
-            CHROMIUM,
+            CHROMIUM_PATH,
             [
               '--headless=new',
               '--no-sandbox',

@@ -11,12 +11,13 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCohortCsv } from '../../src/calibration/cohort.js';
 import { runCalibration } from '../../src/calibration/run.js';
+import { CHROMIUM_PATH, saveScreenshot } from '../helpers/browser.js';
 import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { shippedOutcomes } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = fs.existsSync(CHROMIUM);
-if (!available) console.warn(`Chromium not found at ${CHROMIUM}: calibration report browser test skipped`);
+const available = fs.existsSync(CHROMIUM_PATH);
+if (!available)
+  console.warn(`Chromium not found at ${CHROMIUM_PATH}: calibration report browser test skipped`);
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/calibration/cohort.csv');
 
@@ -39,7 +40,7 @@ describe.skipIf(!available)('calibration report in Chromium', () => {
     file = path.join(dir, 'report.html');
     fs.writeFileSync(file, run.report!);
     context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
       args: [
         '--no-sandbox',
@@ -100,11 +101,7 @@ describe.skipIf(!available)('calibration report in Chromium', () => {
     expect(await page.locator('header').textContent()).toContain('Example <Hospital> & "Clinic"');
     expect(errors).toEqual([]);
     expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
-    fs.mkdirSync(path.resolve(import.meta.dirname, '../../test-artifacts'), { recursive: true });
-    await page.screenshot({
-      path: path.resolve(import.meta.dirname, '../../test-artifacts/calibration-report.png'),
-      fullPage: true,
-    });
+    await saveScreenshot(page, 'calibration-report');
     await page.close();
   }, 60_000);
 

@@ -55,7 +55,7 @@ interface Expected {
 async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
   const file = await saveScreenshot(page, name, fullPage);
   // `UPDATE_DOCS_SCREENSHOTS=1 npx vitest run test/console` refreshes the README's screenshots.
-  if (process.env.UPDATE_DOCS_SCREENSHOTS === '1')
+  if (file && process.env.UPDATE_DOCS_SCREENSHOTS === '1')
     fs.copyFileSync(file, path.join(DOCS_SCREENSHOTS, `${name}.png`));
 }
 

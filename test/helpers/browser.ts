@@ -1,6 +1,6 @@
 /**
  * Real Chromium for browser tests: Debian's /usr/bin/chromium driven by playwright-core, headless, with
- * a fresh profile per launch, plus axe-core injection and a screenshot folder (test-artifacts/, git-ignored).
+ * a fresh profile per launch, plus axe-core injection and screenshots on request (test-artifacts/, git-ignored).
  * Tests skip with a clear message when the browser is not installed (CI installs it).
  */
 import fs from 'node:fs';
@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Debian's Chromium unless `CHROMIUM_PATH` names another build (`.ci/run` sets it). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const chromiumAvailable = fs.existsSync(CHROMIUM_PATH);
 export const chromiumSkipReason = `Chromium not found at ${CHROMIUM_PATH}: browser tests skipped (apt-get install chromium)`;
 
@@ -79,8 +80,25 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     }));
 }
 
-/** Saves a screenshot (full page unless told) under test-artifacts/ and returns its path. */
-export async function saveScreenshot(page: Page, name: string, fullPage = true): Promise<string> {
+/**
+ * Whether tests save screenshots of the pages they check: with `TEST_SCREENSHOTS=1`, or when refreshing
+ * the README's (`UPDATE_DOCS_SCREENSHOTS=1`). Off by default: nothing asserts on them, and a full-page
+ * PNG costs Chromium about a second of CPU, some twenty of them per run.
+ */
+export const screenshotsWanted =
+  process.env.TEST_SCREENSHOTS === '1' || process.env.UPDATE_DOCS_SCREENSHOTS === '1';
+
+/**
+ * Saves a screenshot (full page unless told) under test-artifacts/ and returns its path, when
+ * screenshots are wanted (`screenshotsWanted`) or `always` (e.g. the page a failing test left behind).
+ */
+export async function saveScreenshot(
+  page: Page,
+  name: string,
+  fullPage = true,
+  always = false,
+): Promise<string | undefined> {
+  if (!screenshotsWanted && !always) return undefined;
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const file = path.join(ARTIFACTS_DIR, `${name}.png`);
   await page.screenshot({ path: file, fullPage });

@@ -238,7 +238,7 @@ if (!chromiumAvailable || noOrthanc) {
       expect(await seriousAxeViolations(page)).toEqual([]);
       const file = await saveScreenshot(page, 'console-radiology');
       // `UPDATE_DOCS_SCREENSHOTS=1 npx vitest run test/pacs-watch/console-radiology.test.ts` refreshes it.
-      if (process.env.UPDATE_DOCS_SCREENSHOTS === '1')
+      if (file && process.env.UPDATE_DOCS_SCREENSHOTS === '1')
         fs.copyFileSync(file, path.join(DOCS_SCREENSHOTS, 'console-radiology.png'));
       await page.close();
 

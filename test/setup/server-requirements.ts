@@ -35,7 +35,7 @@ export const SERVER_REQUIREMENTS: ServerRequirement[] = [
   {
     tests: 'browser tests (real Chromium)',
     applies: () => fs.existsSync(path.join(ROOT, 'test/helpers/browser.ts')),
-    available: () => fs.existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'),
+    available: () => fs.existsSync(process.env.CHROMIUM_PATH || '/usr/bin/chromium'),
     enable: 'install chromium fonts-dejavu-core (Debian), or run .ci/run',
   },
 ];
