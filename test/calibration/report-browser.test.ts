@@ -6,12 +6,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCohortCsv } from '../../src/calibration/cohort.js';
 import { runCalibration } from '../../src/calibration/run.js';
-import { CHROMIUM_PATH, saveScreenshot } from '../helpers/browser.js';
+import { CHROMIUM_PATH, saveScreenshot, seriousAxeViolations } from '../helpers/browser.js';
 import { shippedKnowledgeBase } from '../helpers/knowledge.js';
 import { shippedOutcomes } from './helpers.js';
 
@@ -108,16 +107,7 @@ describe.skipIf(!available)('calibration report in Chromium', () => {
   it('has no serious or critical axe-core violations (WCAG 2.1 A/AA)', async () => {
     const page = await context.newPage();
     await page.goto(`file://${file}`);
-    await page.evaluate(
-      fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
-    );
-    const result = (await page.evaluate(
-      `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })`,
-    )) as { violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[] };
-    const serious = result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-    expect(serious).toEqual([]);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await page.close();
   }, 60_000);
 

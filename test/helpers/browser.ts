@@ -85,8 +85,7 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
  * the README's (`UPDATE_DOCS_SCREENSHOTS=1`). Off by default: nothing asserts on them, and a full-page
  * PNG costs Chromium about a second of CPU, some twenty of them per run.
  */
-export const screenshotsWanted =
-  process.env.TEST_SCREENSHOTS === '1' || process.env.UPDATE_DOCS_SCREENSHOTS === '1';
+const screenshotsWanted = process.env.TEST_SCREENSHOTS === '1' || process.env.UPDATE_DOCS_SCREENSHOTS === '1';
 
 /**
  * Saves a screenshot (full page unless told) under test-artifacts/ and returns its path, when
