@@ -4,17 +4,9 @@
  * the time is used.
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from '../helpers/net.js';
 import { describe, expect, it } from 'vitest';
 import { DatabaseStartupError, openDb } from '../../src/store/db.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('database start-up', () => {
   it('gives up after DATABASE_STARTUP_TIMEOUT_MS with a message naming DATABASE_URL, never the password', async () => {
