@@ -8,10 +8,10 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { freePort } from '../helpers/net.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { buildStages, inRoot, parseDockerfile, stageEnv, type BuiltStage, type Stage } from './stages.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -4,9 +4,9 @@
  * the time is used.
  */
 import net from 'node:net';
-import { freePort } from '../helpers/net.js';
 import { describe, expect, it } from 'vitest';
 import { DatabaseStartupError, openDb } from '../../src/store/db.js';
+import { freePort } from '../helpers/net.js';
 
 describe('database start-up', () => {
   it('gives up after DATABASE_STARTUP_TIMEOUT_MS with a message naming DATABASE_URL, never the password', async () => {
