@@ -11,14 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+// As `npm start` runs the service: node with tsx's loader (no tsx CLI process in between).
+const TSX_LOADER = ['--import', 'tsx'];
 
 function run(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(TSX, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...TSX_LOADER, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -194,20 +198,24 @@ describe('at a terminal', () => {
       JSON.stringify([{ iss: 'https://ehr.example.org', jku: ['https://ehr.example.org/jwks.json'] }]),
     );
     // util-linux `script` gives the process a pseudo-terminal, as a person's shell would.
-    const child = spawn('script', ['-qec', `${TSX} src/index.ts`, '/dev/null'], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        DATA_DIR: dir,
-        CDS_CLIENTS_FILE: clients,
-        PUBLIC_BASE_URL: 'https://cds.example.org',
-        DATABASE_URL: '',
-        HOST: undefined,
+    const child = spawn(
+      'script',
+      ['-qec', `${process.execPath} ${TSX_LOADER.join(' ')} src/index.ts`, '/dev/null'],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          PORT: String(port),
+          DATA_DIR: dir,
+          CDS_CLIENTS_FILE: clients,
+          PUBLIC_BASE_URL: 'https://cds.example.org',
+          DATABASE_URL: '',
+          HOST: undefined,
+        },
       },
-    });
+    );
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     try {

@@ -20,7 +20,6 @@ import { storeBackends } from '../helpers/store.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const kb = shippedKnowledgeBase();
 
 async function cli(
@@ -28,7 +27,12 @@ async function cli(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(TSX, [path.join(ROOT, 'scripts', script), ...args], { cwd: ROOT });
+    // node with tsx's loader, as `tsx` runs a script, without the tsx CLI's own process in between.
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'scripts', script), ...args],
+      { cwd: ROOT },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
