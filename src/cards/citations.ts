@@ -4,8 +4,6 @@ import type { KnowledgeBase } from '../knowledge/index.js';
 import { referenceLink, type Reference } from '../knowledge/schema.js';
 import { shortReference } from '../knowledge/text.js';
 
-export { shortCitation } from '../knowledge/text.js';
-
 /** Where a reader can open the work: DOI, else PubMed, else the publisher's page. */
 export function referenceUrl(ref: Reference): string | undefined {
   return referenceLink(ref);

@@ -9,9 +9,6 @@ export const METRIC_LABEL: Record<ScoreMetric, string> = {
   'c-vbq': 'C-VBQ',
 };
 
-/** Numbers as published, the same in the cutoffs' labels and the cards. */
-export { num };
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** A FHIR date/dateTime as a person reads it: "1 Jun 2026" (the calendar date as recorded, no zone shift). */

@@ -7,7 +7,7 @@ export {
   fitSummary,
   SUMMARY_MAX,
 } from './build.js';
-export { citationLinks, referenceUrl, shortCitation } from './citations.js';
+export { citationLinks, referenceUrl } from './citations.js';
 export { humanDate } from './format.js';
 export { suggestedOrder, SERVICE_REQUEST_PROFILE } from './service-requests.js';
 export type { OrderContext, SuggestedOrderKind } from './service-requests.js';

@@ -9,8 +9,8 @@ import type { CaveatName, Cutoff } from '../knowledge/schema.js';
 import type { Advice, EvidenceItem, Finding, ScoreAssessment } from '../rules/index.js';
 import { compareFieldStrength, type CutoffSelection } from '../rules/cutoffs.js';
 import type { PlannedProcedure } from '../rules/procedure.js';
-import { shortCitation } from './citations.js';
-import { humanDate, metricLabel, num, pct } from './format.js';
+import { num, shortCitation } from '../knowledge/text.js';
+import { humanDate, metricLabel, pct } from './format.js';
 
 /** A detail line and how readily it is dropped to fit the card (higher first). */
 export interface DetailLine {

@@ -290,7 +290,7 @@ export interface DriftGauges {
  */
 export const driftGauges = oncePerRegistry((registry): DriftGauges => {
   const labelNames = ['metric', 'field_strength', 'scanner'] as const;
-  const created: DriftGauges = {
+  return {
     drift: new Gauge({
       name: 'cds_calibration_drift',
       help: 'Recent scores drifted from the calibration cohort (1), stable (0), too few recent scores to tell (-1)',
@@ -327,7 +327,6 @@ export const driftGauges = oncePerRegistry((registry): DriftGauges => {
       registers: [registry],
     }),
   };
-  return created;
 });
 
 // ---- PACS watcher (issue 17) ------------------------------------------------------------------------
