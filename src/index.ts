@@ -8,6 +8,7 @@ import v8 from 'node:v8';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { createLogger } from './http/logger.js';
 import { describeStartError, startupLine } from './config/startup.js';
+import { deprioritizeHelperThreads } from './helper-threads.js';
 
 /**
  * The old generation may grow to 1.5x what survived the last full collection (V8 lets it reach up to 4x
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     console.error(`Cannot start: ${describeStartError(err, config)}`);
     process.exit(1);
   }
+  const helpers = await deprioritizeHelperThreads(config.helperThreadNice);
   const server = http.createServer(runtime.app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
         mode: line.mode,
         demo: config.demo,
         next: line.next,
+        helperThreads: { nice: config.helperThreadNice, ...helpers },
         startupMs: Math.round(performance.now()),
       },
       'ready',

@@ -53,6 +53,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).optional(),
   FHIR_TIMEOUT_MS: intInRange('FHIR_TIMEOUT_MS', 50, 60_000).optional(),
   PATIENT_VIEW_REPEAT_HOURS: intInRange('PATIENT_VIEW_REPEAT_HOURS', 0, 24 * 90).optional(),
+  HELPER_THREAD_NICE: intInRange('HELPER_THREAD_NICE', 0, 19).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
   MAX_REQUEST_BYTES: intInRange('MAX_REQUEST_BYTES', 1024, 100 * 1024 * 1024).optional(),
   KNOWLEDGE_OVERRIDES_FILE: z.string().min(1).optional(),
@@ -163,6 +164,11 @@ export interface Config {
   fhirTimeoutMs: number;
   /** patient-view: a card shown to a chart is not repeated within this many hours unless its data changed. */
   patientViewRepeatHours: number;
+  /**
+   * Nice value of the process's helper threads (JWT signature checks, V8 background work), so the event
+   * loop gets a core first on a small machine; 0 leaves them alone (src/helper-threads.ts).
+   */
+  helperThreadNice: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Largest accepted JSON request body (bytes); above it: 413. */
   maxRequestBytes: number;
@@ -356,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR ?? './data'),
     fhirTimeoutMs: e.FHIR_TIMEOUT_MS ?? 2000,
     patientViewRepeatHours: e.PATIENT_VIEW_REPEAT_HOURS ?? 24,
+    helperThreadNice: e.HELPER_THREAD_NICE ?? 10,
     logLevel: e.LOG_LEVEL ?? 'info',
     maxRequestBytes: e.MAX_REQUEST_BYTES ?? 5 * 1024 * 1024,
     knowledgeOverridesFile: e.KNOWLEDGE_OVERRIDES_FILE,

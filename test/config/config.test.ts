@@ -27,6 +27,13 @@ describe('configuration from the environment', () => {
     ).toMatchObject({ clientLimits: { requests: 0, maxConcurrent: 0 }, fhirLimits: { maxPages: 3 } });
   });
 
+  it('HELPER_THREAD_NICE: 10 by default, 0 turns it off, outside 0 to 19 is refused', () => {
+    expect(loadConfig({}).helperThreadNice).toBe(10);
+    expect(loadConfig({ HELPER_THREAD_NICE: '0' }).helperThreadNice).toBe(0);
+    expect(() => loadConfig({ HELPER_THREAD_NICE: '20' })).toThrow(/HELPER_THREAD_NICE/);
+    expect(() => loadConfig({ HELPER_THREAD_NICE: '-1' })).toThrow(/HELPER_THREAD_NICE/);
+  });
+
   it('PUBLIC_BASE_URL is used without a trailing slash (JWT aud = base + path)', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://cds.example.org/bone/' }).publicBaseUrl).toBe(
       'https://cds.example.org/bone',

@@ -132,6 +132,26 @@ describe('the service as a process (npm start) in demo mode', () => {
     expect(output).not.toContain('ready at');
   });
 
+  it('gives its helper threads nice 10 and keeps the event loop at 0 (HELPER_THREAD_NICE default)', () => {
+    const niceOf = (tid: string): number => {
+      const stat = fs.readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const tids = fs.readdirSync(`/proc/${child.pid}/task`);
+    const helpers = tids.filter((t) => Number(t) !== child.pid);
+    // libuv's pool (4) and V8's background threads, at least.
+    expect(helpers.length).toBeGreaterThanOrEqual(5);
+    expect(niceOf(String(child.pid))).toBe(0);
+    for (const tid of helpers) expect(niceOf(tid)).toBe(10);
+    const ready = output
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg?: string; helperThreads?: { nice: number; threads: number } })
+      .find((l) => l.msg === 'ready');
+    expect(ready?.helperThreads?.nice).toBe(10);
+    expect(ready?.helperThreads?.threads).toBeGreaterThanOrEqual(5);
+  });
+
   it('logs are JSON lines without tokens or patient ids', () => {
     const lines = output.split('\n').filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
