@@ -78,14 +78,6 @@ export function createApp(deps: AppDeps): Express {
   // Feedback / auth-failure counters exist from the start; the outbox gauges read the store per scrape.
   feedbackMetrics(metrics);
   registerOutboxDepth(metrics, deps.store, now);
-  app.use(
-    createApiDocsRouter({
-      services: deps.services,
-      publicBaseUrl: deps.publicBaseUrl,
-      version: deps.version ?? '0.0.0',
-    }),
-  );
-
   app.get('/healthz', routeLabel('/healthz'), (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -173,6 +165,14 @@ export function createApp(deps: AppDeps): Express {
       feedback,
       logger: deps.logger,
       maxRequestBytes: deps.config.maxRequestBytes,
+    }),
+  );
+  // After the CDS routes: a hook call need not be matched against the documentation's ten routes first.
+  app.use(
+    createApiDocsRouter({
+      services: deps.services,
+      publicBaseUrl: deps.publicBaseUrl,
+      version: deps.version ?? '0.0.0',
     }),
   );
   if (deps.console) app.use('/console', routeLabel('/console/*'), deps.console.router(endpoints));

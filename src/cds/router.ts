@@ -51,6 +51,16 @@ export function describeIssues(error: z.ZodError): string[] {
   return error.issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
 }
 
+/**
+ * Writes a JSON answer as express's res.json does (same Content-Type; node adds Content-Length), but as
+ * one string: res.json first copies a body over 1000 characters into a Buffer, which node then writes
+ * after the headers in a second piece. A hook answer with cards is several kilobytes.
+ */
+function sendJson(res: Response, value: unknown): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(value));
+}
+
 function clientOf(res: Response): RequestClient {
   const client = res.locals.client as RequestClient | undefined;
   if (!client) throw new AppError('unauthorized', 'Unauthorized');
@@ -73,14 +83,22 @@ export function createCdsRouter(deps: CdsRouterDeps): Router {
     res.type('application/json').send(discovery);
   });
 
-  router.post('/cds-services/:id', routeLabel('/cds-services/:id'), (req, _res, next) => {
-    endpointOf(req);
-    next();
-  });
-  router.post('/cds-services/:id', requireJson, json, async (req, res) => {
-    const cards = await endpointOf(req).handle(req.body, clientOf(res), requestLog(res, deps.logger));
-    res.json({ cards });
-  });
+  // One route: the service is looked up (404) before the body is read, and once.
+  router.post(
+    '/cds-services/:id',
+    routeLabel('/cds-services/:id'),
+    (req, res, next) => {
+      res.locals.endpoint = endpointOf(req);
+      next();
+    },
+    requireJson,
+    json,
+    async (req, res) => {
+      const endpoint = res.locals.endpoint as HookEndpoint;
+      const cards = await endpoint.handle(req.body, clientOf(res), requestLog(res, deps.logger));
+      sendJson(res, { cards });
+    },
+  );
 
   router.post(
     '/cds-services/:id/feedback',
