@@ -1,6 +1,7 @@
 /**
  * The baselines of the throughput and latency benchmarks, run as their own process (spawned by
- * bench/service.ts) on the port and URL the service will use next, so the same signed requests fit both:
+ * bench/service.ts) on a port of its own, answering for the service's public URL (PUBLIC_BASE_URL) as a
+ * server behind a proxy does, so the same signed requests fit both:
  * - POST /bare: a bare express JSON handler (parse the body, answer `{"cards":[]}`), for context;
  * - POST <BENCH_SERVICE_PATH>: the same, plus verification of the ES384 JWT the way the service's
  *   authenticator does it with jose: header and claims decoded and checked (alg, kid, iss, aud, exp,

@@ -7,7 +7,8 @@
  * them: one ES384 JWT per request, unique jti, aud = the URL called.
  *
  * 1. Throughput, order-sign with full prefetch (spine order), N connections: the service vs an express
- *    handler that parses the same body and verifies the same JWT (target ratio >= 0.60); a bare express
+ *    handler that parses the same body and verifies the same JWT (target ratio >= 0.60), both up at once
+ *    and measured in alternating rounds so drift in the machine's speed hits both alike; a bare express
  *    JSON handler for context.
  * 2. Open loop at a steady rate (default 200 req/s), latency from the scheduled send time: p50/p99 for
  *    the service (target p99 < 50 ms) and for the baseline handler.
@@ -16,7 +17,8 @@
  * 4. Production process: RSS idle and after load 1 (targets 150 / 200 MiB), start to first /readyz 200
  *    (target 3 s); demo mode's RSS and start time for the README.
  *
- * Environment: BENCH_DURATION_S (15) seconds per load phase, BENCH_WARMUP_S (3), BENCH_CONNECTIONS (50),
+ * Environment: BENCH_DURATION_S (15) seconds per load phase, BENCH_ROUNDS (5) alternating rounds sharing
+ * it in the throughput comparison, BENCH_WARMUP_S (3), BENCH_CONNECTIONS (50),
  * BENCH_RATE (200), BENCH_SELF_FETCH_N (100), BENCH_PATIENT (demo-tlif-high-vbq), BENCH_SERVICE_ID (default:
  * the order-sign service whose id mentions spine), BENCH_SKIP_BUILD=1 to use the existing dist/,
  * BENCH_NODE_ARGS (extra node flags for the production service, e.g. `--cpu-prof --cpu-prof-dir=<dir>`),
@@ -241,6 +243,8 @@ interface BaselineRun {
   verifyCpuMsPerRequest: CpuPerRequest;
   openLoop: OpenLoopResult;
   tokensSignedDuringLoad: number;
+  /** service / baseline req/s in each round of the interleaved comparison. */
+  roundRatios: number[];
 }
 
 /** CPU per answered request, ms: the whole process, and its main thread (the event loop) alone. */
@@ -296,11 +300,12 @@ async function warmUp(spec: PostSpec): Promise<number | undefined> {
 }
 
 /**
- * Tokens for one measured closed-loop phase: twice the warm-up rate (warm code runs faster), at least
- * 300 req/s (a service that has just started warms up far below its steady rate).
+ * Tokens for one measured closed-loop phase: three times the warm-up rate (warm code runs faster: a
+ * service that has just started warms up at half its steady rate or less), at least 300 req/s. Tokens
+ * signed during the phase would cost the load generator CPU the server under test then lacks.
  */
 function tokensFor(warmUpRps: number | undefined): number {
-  return Math.ceil(DURATION_S * Math.max(300, 2 * (warmUpRps ?? 0)));
+  return Math.ceil(DURATION_S * Math.max(300, 3 * (warmUpRps ?? 0)));
 }
 
 function openLoopTokens(): number {
@@ -405,14 +410,27 @@ function fmtOpen(r: OpenLoopResult): string {
   return `p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(1)} ms (${r.sentRps.toFixed(0)} req/s sent, ${r.ok}/${r.sent} ok)`;
 }
 
-async function runService(
+/** Rounds of the interleaved throughput comparison (BENCH_ROUNDS), each DURATION_S / ROUNDS per server. */
+const ROUNDS = envNumber('BENCH_ROUNDS', 5, 1);
+
+interface Started {
+  child: Child;
+  base: string;
+  readyMs: number;
+  idle: Memory;
+  requests: HookRequests;
+  selfFetch: SelfFetch;
+  cards: number;
+}
+
+/** Starts the production service: ready time, idle memory, the hook requests and the self-fetch figure. */
+async function startService(
   work: string,
   port: number,
   clientsFile: string,
   bench: BenchClient,
   fhirBase: string,
-  pools: { load: TokenPool | undefined; open: TokenPool | undefined },
-): Promise<{ run: ServiceRun; requests: HookRequests; pools: { load: TokenPool; open: TokenPool } }> {
+): Promise<Started> {
   const base = `http://127.0.0.1:${port}`;
   const child = spawnNode(
     [...NODE_ARGS, path.join(ROOT, 'dist/src/index.js')],
@@ -454,71 +472,30 @@ async function runService(
         `  self-fetch (${selfFetch.queries} queries, ${SELF_FETCH_N} calls): service p50 ${selfFetch.serviceP50Ms.toFixed(1)} ms, ` +
           `same queries at once p50 ${selfFetch.directP50Ms.toFixed(1)} ms`,
       );
-
-    const loadPool = pools.load ?? new TokenPool(bench, requests.serviceUrl);
-    const openPool = pools.open ?? new TokenPool(bench, requests.serviceUrl);
-    const spec: PostSpec = {
-      url: requests.serviceUrl,
-      body: requests.withPrefetch,
-      authorization: () => `Bearer ${loadPool.next()}`,
-    };
-    const warm = await warmUp(spec);
-    const signMs = loadPool.fill(tokensFor(warm)) + openPool.fill(openLoopTokens());
-    say(`  (tokens signed ahead in ${(signMs / 1000).toFixed(1)} s)`);
-    const [load, loadCpuMsPerRequest] = await cpuPerRequest(child.pid, () =>
-      closedLoop(spec, CONNECTIONS, DURATION_S),
-    );
-    const afterLoad = readMemory(child.pid);
-    checkClean('service load', load);
-    say(`  load 1 (${CONNECTIONS} connections): ${fmtLoad(load)}; ${fmtCpu(loadCpuMsPerRequest)}`);
-    say(
-      `  RSS after load ${(afterLoad.rss / MiB).toFixed(0)} MiB (peak ${(afterLoad.peak / MiB).toFixed(0)} MiB)`,
-    );
-
-    const open = await openLoop(
-      { ...spec, authorization: () => `Bearer ${openPool.next()}` },
-      RATE,
-      DURATION_S,
-      Math.min(WARMUP_S, 2),
-    );
-    checkClean('service open loop', open);
-    say(`  open loop ${RATE} req/s: ${fmtOpen(open)}`);
-
-    return {
-      run: {
-        readyMs,
-        idle,
-        afterLoad,
-        load,
-        loadCpuMsPerRequest,
-        openLoop: open,
-        selfFetch,
-        cards: check.cards,
-        tokensSignedDuringLoad: loadPool.signedDuringLoad + openPool.signedDuringLoad,
-      },
-      requests,
-      pools: { load: loadPool, open: openPool },
-    };
-  } finally {
+    return { child, base, readyMs, idle, requests, selfFetch, cards: check.cards };
+  } catch (err) {
     await child.stop();
+    throw err;
   }
 }
 
-async function runBaseline(
+/**
+ * The baseline handlers (bench/baseline-server.ts) on their own port, answering for the service's public
+ * URL as a server behind a proxy does: the tokens signed for the service (aud = its URL) fit both.
+ */
+async function startBaseline(
   work: string,
   port: number,
+  publicBaseUrl: string,
+  servicePath: string,
   clientsFile: string,
-  requests: HookRequests,
-  pools: { load: TokenPool; open: TokenPool },
-): Promise<BaselineRun> {
-  const base = `http://127.0.0.1:${port}`;
-  const servicePath = new URL(requests.serviceUrl).pathname;
+): Promise<Child> {
   const child = spawnNode(
     ['--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts')],
     cleanEnv({
       NODE_ENV: 'production',
       PORT: String(port),
-      PUBLIC_BASE_URL: base,
+      PUBLIC_BASE_URL: publicBaseUrl,
       CDS_CLIENTS_FILE: clientsFile,
       BENCH_SERVICE_PATH: servicePath,
     }),
@@ -527,51 +504,100 @@ async function runBaseline(
   );
   try {
     await announcement(child, 'BASELINE-READY ', 60_000);
-    const bareSpec: PostSpec = {
-      url: `${base}/bare`,
-      body: requests.withPrefetch,
-      authorization: () => undefined,
-    };
-    await warmUp(bareSpec);
-    const bare = await closedLoop(bareSpec, CONNECTIONS, DURATION_S);
-    checkClean('bare express', bare);
-    say(`  bare express JSON handler: ${fmtLoad(bare)}`);
-
-    // The same tokens as the service got (same URL, other process, so each jti is still seen once).
-    pools.load.rewind();
-    pools.open.rewind();
-    const spec: PostSpec = {
-      url: requests.serviceUrl,
-      body: requests.withPrefetch,
-      authorization: () => `Bearer ${pools.load.next()}`,
-    };
-    const warm = await warmUp(spec);
-    const signMs = pools.load.fill(tokensFor(warm)) + pools.open.fill(openLoopTokens());
-    say(`  (tokens signed ahead in ${(signMs / 1000).toFixed(1)} s)`);
-    const [verify, verifyCpuMsPerRequest] = await cpuPerRequest(child.pid, () =>
-      closedLoop(spec, CONNECTIONS, DURATION_S),
-    );
-    checkClean('baseline', verify);
-    say(`  express + ES384 JWT verification: ${fmtLoad(verify)}; ${fmtCpu(verifyCpuMsPerRequest)}`);
-
-    const open = await openLoop(
-      { ...spec, authorization: () => `Bearer ${pools.open.next()}` },
-      RATE,
-      DURATION_S,
-      Math.min(WARMUP_S, 2),
-    );
-    checkClean('baseline open loop', open);
-    say(`  open loop ${RATE} req/s: ${fmtOpen(open)}`);
-    return {
-      bare,
-      verify,
-      verifyCpuMsPerRequest,
-      openLoop: open,
-      tokensSignedDuringLoad: pools.load.signedDuringLoad + pools.open.signedDuringLoad,
-    };
-  } finally {
+    return child;
+  } catch (err) {
     await child.stop();
+    throw err;
   }
+}
+
+/** One server's share of the interleaved comparison. */
+interface Contender {
+  name: string;
+  pid: number;
+  spec: PostSpec;
+}
+
+interface Comparison {
+  service: ClosedLoopResult;
+  baseline: ClosedLoopResult;
+  serviceCpu: CpuPerRequest;
+  baselineCpu: CpuPerRequest;
+  /** service / baseline req/s, round by round. */
+  roundRatios: number[];
+}
+
+/** Sums rounds: req/s over the time measured, p50 the median round's, p99 the worst round's. */
+function combine(rounds: ClosedLoopResult[]): ClosedLoopResult {
+  const sum = (pick: (r: ClosedLoopResult) => number) => rounds.reduce((s, r) => s + pick(r), 0);
+  const durationS = sum((r) => r.durationS);
+  return {
+    rps: sum((r) => r.ok) / durationS,
+    ok: sum((r) => r.ok),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    latencyP50Ms: percentile(sortedCopy(rounds.map((r) => r.latencyP50Ms)), 50),
+    latencyP99Ms: Math.max(...rounds.map((r) => r.latencyP99Ms)),
+    durationS,
+  };
+}
+
+/**
+ * Throughput of the service and of the baseline, measured in alternating rounds (service first in even
+ * rounds, baseline first in odd ones) while both processes are up, so a machine whose speed drifts during
+ * the run (shared or throttled cores) slows both alike instead of whichever happened to run then. Each
+ * server gets DURATION_S in all. Tokens are signed ahead; each process sees each jti once.
+ */
+async function compareThroughput(
+  service: Contender,
+  baseline: Contender,
+  pools: { service: TokenPool; baseline: TokenPool },
+): Promise<Comparison> {
+  const fastest = Math.max((await warmUp(service.spec)) ?? 0, (await warmUp(baseline.spec)) ?? 0);
+  // The rounds, and a second warm-up of each server right before them: signing takes a while, and a
+  // server idle that long has given memory back and cooled its caches.
+  const need = tokensFor(fastest) + Math.ceil(WARMUP_S * 3 * fastest);
+  const signMs = pools.service.fill(need) + pools.baseline.fill(need);
+  say(`  (tokens signed ahead in ${(signMs / 1000).toFixed(1)} s)`);
+  await warmUp(service.spec);
+  await warmUp(baseline.spec);
+  const roundS = DURATION_S / ROUNDS;
+  const results = new Map<Contender, ClosedLoopResult[]>([
+    [service, []],
+    [baseline, []],
+  ]);
+  const cpu = new Map<Contender, CpuPerRequest>([
+    [service, { total: 0, mainThread: 0 }],
+    [baseline, { total: 0, mainThread: 0 }],
+  ]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const who of round % 2 === 0 ? [service, baseline] : [baseline, service]) {
+      const [result, used] = await cpuPerRequest(who.pid, () => closedLoop(who.spec, CONNECTIONS, roundS));
+      const answered = Math.max(1, result.ok + result.non2xx);
+      const sum = cpu.get(who)!;
+      sum.total += used.total * answered;
+      sum.mainThread += used.mainThread * answered;
+      results.get(who)!.push(result);
+    }
+  }
+  const perRequest = (who: Contender): CpuPerRequest => {
+    const answered = Math.max(
+      1,
+      results.get(who)!.reduce((s, r) => s + r.ok + r.non2xx, 0),
+    );
+    const sum = cpu.get(who)!;
+    return { total: sum.total / answered, mainThread: sum.mainThread / answered };
+  };
+  const s = results.get(service)!;
+  const b = results.get(baseline)!;
+  return {
+    service: combine(s),
+    baseline: combine(b),
+    serviceCpu: perRequest(service),
+    baselineCpu: perRequest(baseline),
+    roundRatios: s.map((r, i) => r.rps / (b[i]?.rps ?? NaN)),
+  };
 }
 
 async function runDemo(work: string): Promise<{ readyMs: number; idle: Memory; afterDemoRead: Memory }> {
@@ -666,22 +692,108 @@ async function main(): Promise<void> {
     const clientsFile = path.join(work, 'cds-clients.json');
     fs.writeFileSync(clientsFile, JSON.stringify([clientsEntry(bench, fhirBase)], null, 2));
 
-    // The service and then the baseline listen on the same port, so one signed request fits both.
     const port = await freePort();
     say('\nservice (production mode, compiled):');
-    const service = await runService(work, port, clientsFile, bench, fhirBase, {
-      load: undefined,
-      open: undefined,
-    });
-    say('\nbaselines (same port, same requests):');
-    const baseline = await runBaseline(work, port, clientsFile, service.requests, service.pools);
+    const started = await startService(work, port, clientsFile, bench, fhirBase);
+    children.push(started.child);
+    const { requests } = started;
+    const servicePath = new URL(requests.serviceUrl).pathname;
+    const baselinePort = await freePort();
+    const baselineChild = await startBaseline(work, baselinePort, started.base, servicePath, clientsFile);
+    children.push(baselineChild);
+    const baselineUrl = `http://127.0.0.1:${baselinePort}${servicePath}`;
+
+    const loadPool = new TokenPool(bench, requests.serviceUrl);
+    const baselineLoadPool = loadPool.sibling();
+    const serviceSpec: PostSpec = {
+      url: requests.serviceUrl,
+      body: requests.withPrefetch,
+      authorization: () => `Bearer ${loadPool.next()}`,
+    };
+    const baselineSpec: PostSpec = {
+      url: baselineUrl,
+      body: requests.withPrefetch,
+      authorization: () => `Bearer ${baselineLoadPool.next()}`,
+    };
+    say(
+      `  load 1: ${ROUNDS} alternating rounds of ${round(DURATION_S / ROUNDS, 2)} s against the baseline ` +
+        '(express handler parsing the same body and verifying the same ES384 JWT, its own process and port)',
+    );
+    const comparison = await compareThroughput(
+      { name: 'service', pid: started.child.pid, spec: serviceSpec },
+      { name: 'baseline', pid: baselineChild.pid, spec: baselineSpec },
+      { service: loadPool, baseline: baselineLoadPool },
+    );
+    const afterLoad = readMemory(started.child.pid);
+    checkClean('service load', comparison.service);
+    checkClean('baseline', comparison.baseline);
+    say(`  service:  ${fmtLoad(comparison.service)}; ${fmtCpu(comparison.serviceCpu)}`);
+    say(`  baseline: ${fmtLoad(comparison.baseline)}; ${fmtCpu(comparison.baselineCpu)}`);
+    say(`  service / baseline round by round: ${comparison.roundRatios.map((r) => r.toFixed(2)).join(' ')}`);
+    say(
+      `  service RSS after load ${(afterLoad.rss / MiB).toFixed(0)} MiB (peak ${(afterLoad.peak / MiB).toFixed(0)} MiB)`,
+    );
+
+    const openPool = new TokenPool(bench, requests.serviceUrl);
+    openPool.fill(openLoopTokens());
+    const serviceOpen = await openLoop(
+      { ...serviceSpec, authorization: () => `Bearer ${openPool.next()}` },
+      RATE,
+      DURATION_S,
+      Math.min(WARMUP_S, 2),
+    );
+    checkClean('service open loop', serviceOpen);
+    say(`  service open loop ${RATE} req/s: ${fmtOpen(serviceOpen)}`);
+    await started.child.stop();
+
+    say('\nbaselines:');
+    const baselineOpenPool = openPool.sibling();
+    baselineOpenPool.fill(openLoopTokens());
+    const baselineOpen = await openLoop(
+      { ...baselineSpec, authorization: () => `Bearer ${baselineOpenPool.next()}` },
+      RATE,
+      DURATION_S,
+      Math.min(WARMUP_S, 2),
+    );
+    checkClean('baseline open loop', baselineOpen);
+    say(`  express + ES384 JWT verification, open loop ${RATE} req/s: ${fmtOpen(baselineOpen)}`);
+    const bareSpec: PostSpec = {
+      url: `http://127.0.0.1:${baselinePort}/bare`,
+      body: requests.withPrefetch,
+      authorization: () => undefined,
+    };
+    await warmUp(bareSpec);
+    const bare = await closedLoop(bareSpec, CONNECTIONS, DURATION_S);
+    checkClean('bare express', bare);
+    say(`  bare express JSON handler: ${fmtLoad(bare)}`);
+    await baselineChild.stop();
+
+    const service: ServiceRun = {
+      readyMs: started.readyMs,
+      idle: started.idle,
+      afterLoad,
+      load: comparison.service,
+      loadCpuMsPerRequest: comparison.serviceCpu,
+      openLoop: serviceOpen,
+      selfFetch: started.selfFetch,
+      cards: started.cards,
+      tokensSignedDuringLoad: loadPool.signedDuringLoad + openPool.signedDuringLoad,
+    };
+    const baseline: BaselineRun = {
+      bare,
+      verify: comparison.baseline,
+      verifyCpuMsPerRequest: comparison.baselineCpu,
+      openLoop: baselineOpen,
+      tokensSignedDuringLoad: baselineLoadPool.signedDuringLoad + baselineOpenPool.signedDuringLoad,
+      roundRatios: comparison.roundRatios,
+    };
     let demo: Awaited<ReturnType<typeof runDemo>> | undefined;
     if (process.env.BENCH_SKIP_DEMO !== '1') {
       say('\ndemo mode (compiled, DEMO_MODE=on):');
       demo = await runDemo(work);
     }
 
-    const s = service.run;
+    const s = service;
     const sf = s.selfFetch;
     const figures: Figure[] = [
       figure(
@@ -691,7 +803,7 @@ async function main(): Promise<void> {
         '',
         '>=',
         TARGETS.throughputRatio,
-        `service ${s.load.rps.toFixed(0)} req/s, baseline ${baseline.verify.rps.toFixed(0)} req/s, bare express ${baseline.bare.rps.toFixed(0)} req/s; ` +
+        `service ${s.load.rps.toFixed(0)} req/s, baseline ${baseline.verify.rps.toFixed(0)} req/s over ${ROUNDS} alternating rounds (round by round ${baseline.roundRatios.map((r) => r.toFixed(2)).join(', ')}), bare express ${baseline.bare.rps.toFixed(0)} req/s; ` +
           `CPU per request: service ${s.loadCpuMsPerRequest.total.toFixed(2)} ms, baseline ${baseline.verifyCpuMsPerRequest.total.toFixed(2)} ms (ratio ${(baseline.verifyCpuMsPerRequest.total / s.loadCpuMsPerRequest.total).toFixed(2)}); ` +
           `main thread: service ${s.loadCpuMsPerRequest.mainThread.toFixed(2)} ms, baseline ${baseline.verifyCpuMsPerRequest.mainThread.toFixed(2)} ms`,
       ),
@@ -762,6 +874,7 @@ async function main(): Promise<void> {
           durationS: DURATION_S,
           warmupS: WARMUP_S,
           connections: CONNECTIONS,
+          rounds: ROUNDS,
           rate: RATE,
           selfFetchCalls: SELF_FETCH_N,
           patient: PATIENT,
@@ -770,7 +883,13 @@ async function main(): Promise<void> {
         figures,
         allPass,
         results: {
-          throughput: { service: s.load, baselineVerify: baseline.verify, bareExpress: baseline.bare },
+          throughput: {
+            service: s.load,
+            baselineVerify: baseline.verify,
+            bareExpress: baseline.bare,
+            rounds: ROUNDS,
+            roundRatios: baseline.roundRatios.map((r) => round(r, 3)),
+          },
           cpuMsPerRequest: {
             service: round(s.loadCpuMsPerRequest.total, 3),
             baselineVerify: round(baseline.verifyCpuMsPerRequest.total, 3),

@@ -45,7 +45,6 @@ export async function createBenchClient(): Promise<BenchClient> {
  * signs on the spot and counts it, so an underestimate shows up in the report instead of as 401s.
  */
 export class TokenPool {
-  private readonly tokens: string[] = [];
   private cursor = 0;
   /** Tokens signed on the spot since the last fill(): the stock was too small. */
   signedDuringLoad = 0;
@@ -53,7 +52,16 @@ export class TokenPool {
   constructor(
     private readonly bench: BenchClient,
     readonly aud: string,
+    private readonly tokens: string[] = [],
   ) {}
+
+  /**
+   * A pool handing out the same tokens with a cursor of its own, for a second server answering for the
+   * same URL: each process sees each jti once, and the tokens are signed once.
+   */
+  sibling(): TokenPool {
+    return new TokenPool(this.bench, this.aud, this.tokens);
+  }
 
   /**
    * Signs until `count` unused tokens are in stock and starts counting shortfalls afresh (tokens signed
@@ -74,10 +82,5 @@ export class TokenPool {
     }
     this.signedDuringLoad++;
     return this.bench.signSync(this.aud);
-  }
-
-  /** Hands out the same tokens again from the start (for a second server with the same URL). */
-  rewind(): void {
-    this.cursor = 0;
   }
 }
