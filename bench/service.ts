@@ -513,7 +513,6 @@ async function startBaseline(
 
 /** One server's share of the interleaved comparison. */
 interface Contender {
-  name: string;
   pid: number;
   spec: PostSpec;
 }
@@ -525,6 +524,8 @@ interface Comparison {
   baselineCpu: CpuPerRequest;
   /** service / baseline req/s, round by round. */
   roundRatios: number[];
+  /** The service's memory right after its last round (not after the baseline's that may follow). */
+  serviceAfterLoad: Memory;
 }
 
 /** Sums rounds: req/s over the time measured, p50 the median round's, p99 the worst round's. */
@@ -571,6 +572,7 @@ async function compareThroughput(
     [service, { total: 0, mainThread: 0 }],
     [baseline, { total: 0, mainThread: 0 }],
   ]);
+  let serviceAfterLoad = readMemory(service.pid);
   for (let round = 0; round < ROUNDS; round++) {
     for (const who of round % 2 === 0 ? [service, baseline] : [baseline, service]) {
       const [result, used] = await cpuPerRequest(who.pid, () => closedLoop(who.spec, CONNECTIONS, roundS));
@@ -579,6 +581,7 @@ async function compareThroughput(
       sum.total += used.total * answered;
       sum.mainThread += used.mainThread * answered;
       results.get(who)!.push(result);
+      if (who === service) serviceAfterLoad = readMemory(service.pid);
     }
   }
   const perRequest = (who: Contender): CpuPerRequest => {
@@ -597,6 +600,7 @@ async function compareThroughput(
     serviceCpu: perRequest(service),
     baselineCpu: perRequest(baseline),
     roundRatios: s.map((r, i) => r.rps / (b[i]?.rps ?? NaN)),
+    serviceAfterLoad,
   };
 }
 
@@ -720,11 +724,11 @@ async function main(): Promise<void> {
         '(express handler parsing the same body and verifying the same ES384 JWT, its own process and port)',
     );
     const comparison = await compareThroughput(
-      { name: 'service', pid: started.child.pid, spec: serviceSpec },
-      { name: 'baseline', pid: baselineChild.pid, spec: baselineSpec },
+      { pid: started.child.pid, spec: serviceSpec },
+      { pid: baselineChild.pid, spec: baselineSpec },
       { service: loadPool, baseline: baselineLoadPool },
     );
-    const afterLoad = readMemory(started.child.pid);
+    const afterLoad = comparison.serviceAfterLoad;
     checkClean('service load', comparison.service);
     checkClean('baseline', comparison.baseline);
     say(`  service:  ${fmtLoad(comparison.service)}; ${fmtCpu(comparison.serviceCpu)}`);
