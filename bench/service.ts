@@ -247,28 +247,20 @@ interface BaselineRun {
   roundRatios: number[];
 }
 
-/** CPU per answered request, ms: the whole process, and its main thread (the event loop) alone. */
-interface CpuPerRequest {
+/** CPU, ms: the whole process, and its main thread (the event loop) alone. */
+interface Cpu {
   total: number;
   mainThread: number;
 }
+/** The same, divided by the requests answered. */
+type CpuPerRequest = Cpu;
 
-/** CPU the process spent per answered request while `phase` ran, ms. */
-async function cpuPerRequest<T extends ClosedLoopResult>(
-  pid: number,
-  phase: () => Promise<T>,
-): Promise<[T, CpuPerRequest]> {
+/** The CPU the process `pid` spent while `phase` ran. */
+async function cpuDuring<T>(pid: number, phase: () => Promise<T>): Promise<[T, Cpu]> {
   const before = readCpuMs(pid);
   const mainBefore = readMainThreadCpuMs(pid);
   const result = await phase();
-  const answered = Math.max(1, result.ok + result.non2xx);
-  return [
-    result,
-    {
-      total: (readCpuMs(pid) - before) / answered,
-      mainThread: (readMainThreadCpuMs(pid) - mainBefore) / answered,
-    },
-  ];
+  return [result, { total: readCpuMs(pid) - before, mainThread: readMainThreadCpuMs(pid) - mainBefore }];
 }
 
 function fmtCpu(cpu: CpuPerRequest): string {
@@ -568,40 +560,52 @@ async function compareThroughput(
     [service, []],
     [baseline, []],
   ]);
-  const cpu = new Map<Contender, CpuPerRequest>([
+  const spent = new Map<Contender, Cpu>([
     [service, { total: 0, mainThread: 0 }],
     [baseline, { total: 0, mainThread: 0 }],
   ]);
   let serviceAfterLoad = readMemory(service.pid);
   for (let round = 0; round < ROUNDS; round++) {
     for (const who of round % 2 === 0 ? [service, baseline] : [baseline, service]) {
-      const [result, used] = await cpuPerRequest(who.pid, () => closedLoop(who.spec, CONNECTIONS, roundS));
-      const answered = Math.max(1, result.ok + result.non2xx);
-      const sum = cpu.get(who)!;
-      sum.total += used.total * answered;
-      sum.mainThread += used.mainThread * answered;
+      const [result, used] = await cpuDuring(who.pid, () => closedLoop(who.spec, CONNECTIONS, roundS));
+      const sum = spent.get(who)!;
+      sum.total += used.total;
+      sum.mainThread += used.mainThread;
       results.get(who)!.push(result);
       if (who === service) serviceAfterLoad = readMemory(service.pid);
     }
   }
-  const perRequest = (who: Contender): CpuPerRequest => {
-    const answered = Math.max(
-      1,
-      results.get(who)!.reduce((s, r) => s + r.ok + r.non2xx, 0),
-    );
-    const sum = cpu.get(who)!;
+  const perRequest = (who: Contender, all: ClosedLoopResult): CpuPerRequest => {
+    const answered = Math.max(1, all.ok + all.non2xx);
+    const sum = spent.get(who)!;
     return { total: sum.total / answered, mainThread: sum.mainThread / answered };
   };
   const s = results.get(service)!;
   const b = results.get(baseline)!;
+  const serviceAll = combine(s);
+  const baselineAll = combine(b);
   return {
-    service: combine(s),
-    baseline: combine(b),
-    serviceCpu: perRequest(service),
-    baselineCpu: perRequest(baseline),
+    service: serviceAll,
+    baseline: baselineAll,
+    serviceCpu: perRequest(service, serviceAll),
+    baselineCpu: perRequest(baseline, baselineAll),
     roundRatios: s.map((r, i) => r.rps / (b[i]?.rps ?? NaN)),
     serviceAfterLoad,
   };
+}
+
+/** The open-loop phase against one server, with tokens signed ahead into `pool`. */
+async function steadyRate(name: string, spec: PostSpec, pool: TokenPool): Promise<OpenLoopResult> {
+  pool.fill(openLoopTokens());
+  const result = await openLoop(
+    { ...spec, authorization: () => `Bearer ${pool.next()}` },
+    RATE,
+    DURATION_S,
+    Math.min(WARMUP_S, 2),
+  );
+  checkClean(`${name} open loop`, result);
+  say(`  ${name} open loop ${RATE} req/s: ${fmtOpen(result)}`);
+  return result;
 }
 
 async function runDemo(work: string): Promise<{ readyMs: number; idle: Memory; afterDemoRead: Memory }> {
@@ -739,28 +743,12 @@ async function main(): Promise<void> {
     );
 
     const openPool = new TokenPool(bench, requests.serviceUrl);
-    openPool.fill(openLoopTokens());
-    const serviceOpen = await openLoop(
-      { ...serviceSpec, authorization: () => `Bearer ${openPool.next()}` },
-      RATE,
-      DURATION_S,
-      Math.min(WARMUP_S, 2),
-    );
-    checkClean('service open loop', serviceOpen);
-    say(`  service open loop ${RATE} req/s: ${fmtOpen(serviceOpen)}`);
+    const serviceOpen = await steadyRate('service', serviceSpec, openPool);
     await started.child.stop();
 
     say('\nbaselines:');
     const baselineOpenPool = openPool.sibling();
-    baselineOpenPool.fill(openLoopTokens());
-    const baselineOpen = await openLoop(
-      { ...baselineSpec, authorization: () => `Bearer ${baselineOpenPool.next()}` },
-      RATE,
-      DURATION_S,
-      Math.min(WARMUP_S, 2),
-    );
-    checkClean('baseline open loop', baselineOpen);
-    say(`  express + ES384 JWT verification, open loop ${RATE} req/s: ${fmtOpen(baselineOpen)}`);
+    const baselineOpen = await steadyRate('express + ES384 JWT baseline', baselineSpec, baselineOpenPool);
     const bareSpec: PostSpec = {
       url: `http://127.0.0.1:${baselinePort}/bare`,
       body: requests.withPrefetch,
